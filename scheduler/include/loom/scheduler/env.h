@@ -1,0 +1,31 @@
+// Every environment variable Loom reads, as named constants, with helpers to read them.
+// docs/environment.md documents each one; the engine logs the ones that are set at start-up.
+//
+//   int n = loom::env::GetInt(loom::env::kCpuWorkerThreads, 0);
+//   std::string engine = loom::env::GetString(loom::env::kEngine, "threaded");
+#pragma once
+
+#include <string>
+
+namespace loom::env {
+
+/// "threaded" (default) or "naive": run every operation synchronously in the caller.
+inline constexpr const char* kEngine = "LOOM_ENGINE";
+/// Worker threads for each cpu(i) device pool (default: the machine's cores, at most 8).
+inline constexpr const char* kCpuWorkerThreads = "LOOM_CPU_WORKER_NTHREADS";
+/// Worker threads for the prioritised CPU pool (default 2).
+inline constexpr const char* kCpuPriorityThreads = "LOOM_CPU_PRIORITY_NTHREADS";
+/// Compute streams per GPU (default 2).
+inline constexpr const char* kGpuComputeStreams = "LOOM_GPU_WORKER_NSTREAMS";
+/// Path of a Chrome trace (chrome://tracing, Perfetto) written when the engine shuts down.
+inline constexpr const char* kProfile = "LOOM_PROFILE";
+/// Default bulk size for executors (consecutive small CPU ops run as one task; 0 disables).
+inline constexpr const char* kBulkSize = "LOOM_EXEC_BULK_SIZE";
+
+/// The variable's value, or fallback when unset or empty.
+std::string GetString(const char* name, const std::string& fallback);
+/// The variable parsed as an integer, or fallback when unset; throws loom::Error naming the
+/// variable when it is set but not an integer.
+long GetInt(const char* name, long fallback);
+
+}  // namespace loom::env
