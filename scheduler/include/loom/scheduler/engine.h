@@ -139,7 +139,9 @@ class Engine {
   /// among operations that are ready at the same time on the same pool.
   void Push(SyncFn fn, Context ctx, std::span<const VarHandle> reads,
             std::span<const VarHandle> writes, int priority = 0, std::string_view name = {},
-            FnProperty prop = FnProperty::kNormal);
+            FnProperty prop = FnProperty::kNormal) {
+    PushSyncImpl(std::move(fn), ctx, reads, writes, priority, name, prop);
+  }
   void Push(SyncFn fn, Context ctx, std::initializer_list<VarHandle> reads,
             std::initializer_list<VarHandle> writes, int priority = 0, std::string_view name = {},
             FnProperty prop = FnProperty::kNormal) {
@@ -170,6 +172,11 @@ class Engine {
 
   /// Writes the Chrome trace gathered so far (when tracing is on) to path.
   virtual void DumpProfile(const std::string& path) = 0;
+
+ protected:
+  virtual void PushSyncImpl(SyncFn fn, Context ctx, std::span<const VarHandle> reads,
+                            std::span<const VarHandle> writes, int priority,
+                            std::string_view name, FnProperty prop) = 0;
 };
 
 /// Sets the calling thread's bulk size for a scope, and flushes and restores it on exit.
