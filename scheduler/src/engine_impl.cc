@@ -1,6 +1,7 @@
 #include "engine_impl.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "gpu_backend.h"
 #include "loom/scheduler/error.h"
@@ -26,7 +27,66 @@ VarHandle* SortUnique(VarHandle* first, VarHandle* last) {
   return std::unique(first, last);
 }
 
+constexpr size_t kBlockBatch = 256;
+
+/// Batches of free blocks shared between threads.
+struct SharedBlocks {
+  SpinLock lock;
+  std::vector<std::vector<OprBlock*>> batches;  // guarded by lock
+};
+SharedBlocks& Shared() {
+  static auto* shared = new SharedBlocks();  // outlives every thread's cache
+  return *shared;
+}
+
+struct LocalBlocks {
+  std::vector<OprBlock*> free;
+  ~LocalBlocks() {
+    if (free.empty()) return;
+    std::lock_guard<SpinLock> guard(Shared().lock);
+    Shared().batches.push_back(std::move(free));
+  }
+};
+thread_local LocalBlocks local_blocks;
+
 }  // namespace
+
+OprBlock* BlockPool::Get() {
+  std::vector<OprBlock*>& free = local_blocks.free;
+  if (free.empty()) {
+    SharedBlocks& shared = Shared();
+    {
+      std::lock_guard<SpinLock> guard(shared.lock);
+      if (!shared.batches.empty()) {
+        free = std::move(shared.batches.back());
+        shared.batches.pop_back();
+      }
+    }
+    if (free.empty()) return new OprBlock();
+  }
+  OprBlock* block = free.back();
+  free.pop_back();
+  return block;
+}
+
+void BlockPool::Put(OprBlock* block) {
+  block->own.fn = nullptr;
+  block->own.sync_fn = nullptr;
+  block->own.name.clear();
+  block->own.always_run = false;
+  block->own.prop = FnProperty::kNormal;
+  block->error.reset();
+  block->stream = nullptr;
+  block->forced_error = nullptr;
+  std::vector<OprBlock*>& free = local_blocks.free;
+  free.push_back(block);
+  if (free.size() >= 2 * kBlockBatch) {
+    std::vector<OprBlock*> batch(free.end() - kBlockBatch, free.end());
+    free.resize(free.size() - kBlockBatch);
+    std::lock_guard<SpinLock> guard(Shared().lock);
+    Shared().batches.push_back(std::move(batch));
+  }
+}
 
 void NormaliseVars(std::span<const VarHandle> reads, std::span<const VarHandle> writes, Opr* opr) {
   SmallArray<VarHandle, 16> w(writes.size()), r(reads.size());
@@ -61,7 +121,7 @@ uint64_t EngineImpl::Version(VarHandle var) const {
 }
 
 OprBlock* EngineImpl::NewBlock(Opr* opr, Context ctx, int priority) {
-  auto* block = new OprBlock();
+  OprBlock* block = BlockPool::Get();
   block->opr = opr ? opr : &block->own;
   block->ctx = ctx;
   block->priority = priority;
@@ -97,12 +157,15 @@ void EngineImpl::PushSyncImpl(SyncFn fn, Context ctx, std::span<const VarHandle>
     if (static_cast<int>(bulk.fns.size()) >= bulk.size) FlushBulk();
     return;
   }
-  PushAsync(
-      [fn = std::move(fn)](RunContext rctx, CallbackOnComplete on_complete) {
-        fn(rctx);
-        on_complete();
-      },
-      ctx, reads, writes, prop, priority, name);
+  FlushBulk();
+  OprBlock* block = NewBlock(nullptr, ctx, priority);
+  Opr& opr = block->own;
+  opr.sync_fn = std::move(fn);
+  opr.prop = prop;
+  opr.name = name;
+  opr.always_run = prop == FnProperty::kNoSkip || prop == FnProperty::kDeleteVar;
+  NormaliseVars(reads, writes, &opr);
+  PushBlock(block, /*from_pusher=*/true);
 }
 
 int EngineImpl::SetBulkSize(int size) {
@@ -255,6 +318,10 @@ void EngineImpl::Execute(OprBlock* block, RunContext run_ctx, int profile_row) {
     OnComplete(block, nullptr);  // skipped: its writes inherit the input's error
     return;
   }
+  if (block->forced_error) {
+    OnComplete(block, std::exchange(block->forced_error, nullptr));
+    return;
+  }
   if (gpu_ && run_ctx.stream == nullptr) {
     for (uint32_t i = 0; i < opr->num_vars(); ++i) {
       Var* var = opr->vars[i];
@@ -267,10 +334,20 @@ void EngineImpl::Execute(OprBlock* block, RunContext run_ctx, int profile_row) {
   const bool profiling = profiler_.enabled() && profile_row >= 0;
   std::string name = profiling ? opr->name : std::string();
   const uint64_t start = profiling ? Profiler::Now() : 0;
-  try {
-    opr->fn(run_ctx, CallbackOnComplete(&EngineImpl::OnCompleteThunk, this, block));
-  } catch (...) {
-    OnComplete(block, std::current_exception());
+  if (opr->sync_fn) {
+    std::exception_ptr error;
+    try {
+      opr->sync_fn(run_ctx);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    OnComplete(block, std::move(error));
+  } else {
+    try {
+      opr->fn(run_ctx, CallbackOnComplete(&EngineImpl::OnCompleteThunk, this, block));
+    } catch (...) {
+      OnComplete(block, std::current_exception());
+    }
   }
   if (profiling) profiler_.Record(profile_row, name, start, Profiler::Now());
 }
@@ -374,7 +451,7 @@ void EngineImpl::OnComplete(OprBlock* block, std::exception_ptr error) {
   completions_in_flight_.fetch_sub(1, std::memory_order_release);  // last touch of the engine
 }
 
-void EngineImpl::FinishBlock(OprBlock* block) { delete block; }
+void EngineImpl::FinishBlock(OprBlock* block) { BlockPool::Put(block); }
 
 void EngineImpl::ThrowIfError(Var* var) {
   if (!var->has_error.load(std::memory_order_acquire)) return;
@@ -441,9 +518,8 @@ void EngineImpl::DispatchGpu(OprBlock* block) {
             : gpu_->num_devices() == 0
                   ? std::string("no GPU is available (") + gpu_->unavailable_reason() + ")"
                   : "only " + std::to_string(gpu_->num_devices()) + " GPUs exist";
-  block->opr->fn = [reason](RunContext rctx, CallbackOnComplete) {
-    throw NotSupportedError("cannot run on " + rctx.ctx.ToString() + ": " + reason);
-  };
+  block->forced_error = std::make_exception_ptr(
+      NotSupportedError("cannot run on " + block->ctx.ToString() + ": " + reason));
   Execute(block, RunContext{block->ctx}, -1);
 }
 

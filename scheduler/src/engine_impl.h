@@ -56,7 +56,8 @@ struct Var {
 
 /// An operation: its function, variables (reads first, then writes) and properties.
 struct Opr {
-  AsyncFn fn;
+  AsyncFn fn;       // an asynchronous function, or
+  SyncFn sync_fn;   // a synchronous one (complete when it returns)
   SmallArray<Var*, 6> vars;
   uint32_t num_reads = 0;
   FnProperty prop = FnProperty::kNormal;
@@ -78,6 +79,16 @@ struct OprBlock {
   SmallArray<WaitNode, 6> nodes;
   ExceptionRef error;              // set when an input carries an error
   void* stream = nullptr;          // the GPU stream it ran on; nullptr on the host
+  std::exception_ptr forced_error; // fails the push without running it (e.g. no such GPU)
+};
+
+/// Recycles OprBlocks through thread-local caches that exchange batches with a shared list, so
+/// blocks allocated by a pushing thread and released by workers cost no malloc per operation.
+class BlockPool {
+ public:
+  static OprBlock* Get();
+  /// Clears the block's function, name and error and keeps it for reuse.
+  static void Put(OprBlock* block);
 };
 
 /// The shared algorithm; subclasses decide where ready operations run (Dispatch).
