@@ -112,6 +112,8 @@ EngineImpl::~EngineImpl() {
   if (bulk_state.owner == this) bulk_state = BulkState();
 }
 
+int EngineImpl::num_gpus() const { return gpu_ ? gpu_->num_devices() : 0; }
+
 void EngineImpl::SetGpuBackend(std::unique_ptr<GpuBackend> gpu) { gpu_ = std::move(gpu); }
 
 VarHandle EngineImpl::NewVariable() { return new Var(); }

@@ -114,6 +114,7 @@ class EngineImpl : public Engine {
   int SetBulkSize(int size) override;
   void DumpProfile(const std::string& path) override;
   int cpu_worker_threads() const override { return cpu_worker_threads_; }
+  int num_gpus() const override;
 
   /// Runs a ready block on the calling thread with the given run context, then completes it
   /// (synchronous functions) or leaves completion to its callback.

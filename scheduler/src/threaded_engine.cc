@@ -1,8 +1,6 @@
 // The threaded engine: ready operations run on their device's worker pool (cpu(i) each its own
 // oneTBB arena, one prioritised CPU pool) or GPU stream pools; asynchronous starters and deletes
 // run in the thread that made them ready.
-#include <oneapi/tbb/global_control.h>
-
 #include <array>
 #include <mutex>
 
@@ -13,36 +11,6 @@
 
 namespace loom::detail {
 namespace {
-
-/// oneTBB's process-wide worker limit is the smallest of all live global_control objects, so all
-/// engines share one, sized for the sum of their pools' threads (plus the calling thread).
-class TbbThreadBudget {
- public:
-  static TbbThreadBudget& Get() {
-    static auto* budget = new TbbThreadBudget();
-    return *budget;
-  }
-  void Add(int threads) {
-    std::lock_guard<std::mutex> lock(mu_);
-    total_ += threads;
-    if (total_ + 1 > current_) {
-      current_ = total_ + 1;
-      auto next = std::make_unique<tbb::global_control>(
-          tbb::global_control::max_allowed_parallelism, current_);
-      control_ = std::move(next);
-    }
-  }
-  void Remove(int threads) {
-    std::lock_guard<std::mutex> lock(mu_);
-    total_ -= threads;
-  }
-
- private:
-  std::mutex mu_;
-  int total_ = 0;
-  int current_ = 0;
-  std::unique_ptr<tbb::global_control> control_;
-};
 
 /// Runs operations inline in the calling thread without recursing: an operation made ready by
 /// an inline one is queued and run after it returns.
@@ -70,16 +38,8 @@ class ThreadedEngine final : public EngineImpl {
     }
     Quiesce();
     if (gpu()) gpu()->SynchronizeAll();
-    for (auto& pool : cpu_pools_) {
-      if (WorkerPool* p = pool.load()) {
-        delete p;
-        TbbThreadBudget::Get().Remove(cpu_worker_threads_);
-      }
-    }
-    if (priority_pool_) {
-      priority_pool_.reset();
-      TbbThreadBudget::Get().Remove(priority_threads_);
-    }
+    for (auto& pool : cpu_pools_) delete pool.load();
+    priority_pool_.reset();
   }
 
   std::string_view kind() const override { return "threaded"; }
@@ -120,7 +80,6 @@ class ThreadedEngine final : public EngineImpl {
   }
 
   WorkerPool* NewPool(const std::string& name, int threads) {
-    TbbThreadBudget::Get().Add(threads);
     std::vector<int> rows(threads, -1);
     if (profiler().enabled()) {
       for (int i = 0; i < threads; ++i) rows[i] = profiler().RowId(name + " worker " + std::to_string(i));

@@ -1,11 +1,46 @@
 #include "worker_pool.h"
 
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <memory>
+#include <mutex>
+
 #include "engine_impl.h"
+#include "tsan_annotations.h"
 
 namespace loom::detail {
 namespace {
+/// oneTBB's process-wide worker limit is the smallest of all live global_control objects, so all
+/// engines share one, sized for the sum of their pools' threads (plus the calling thread).
+class TbbThreadBudget {
+ public:
+  static TbbThreadBudget& Get() {
+    static auto* budget = new TbbThreadBudget();
+    return *budget;
+  }
+  void Add(int threads) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ += threads;
+    if (total_ + 1 > current_) {
+      current_ = total_ + 1;
+      auto next = std::make_unique<tbb::global_control>(
+          tbb::global_control::max_allowed_parallelism, current_);
+      control_ = std::move(next);
+    }
+  }
+  void Remove(int threads) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ -= threads;
+  }
+
+ private:
+  std::mutex mu_;
+  int total_ = 0;
+  int current_ = 0;
+  std::unique_ptr<tbb::global_control> control_;
+};
+
 // Iterations a drainer keeps polling an empty queue before it leaves the arena (~10 us).
 constexpr int kDrainSpins = 4000;
 }  // namespace
@@ -14,10 +49,13 @@ WorkerPool::WorkerPool(std::string name, int threads, RunFn run)
     : name_(std::move(name)),
       threads_(threads),
       run_(std::move(run)),
-      arena_(threads, /*reserved_for_masters=*/0) {}
+      arena_(threads, /*reserved_for_masters=*/0) {
+  TbbThreadBudget::Get().Add(threads);
+}
 
 WorkerPool::~WorkerPool() {
   while (running_tasks_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  TbbThreadBudget::Get().Remove(threads_);
 }
 
 void WorkerPool::PushBack(Fifo& fifo, OprBlock* block) {
@@ -51,7 +89,9 @@ void WorkerPool::Enqueue(OprBlock* block) {
   while (active < threads_) {
     if (active_drainers_.compare_exchange_weak(active, active + 1)) {
       running_tasks_.fetch_add(1);
+      LOOM_TSAN_RELEASE(this);
       arena_.enqueue([this] {
+        LOOM_TSAN_ACQUIRE(this);
         Drain();
         running_tasks_.fetch_sub(1, std::memory_order_release);  // last touch of the pool
       });

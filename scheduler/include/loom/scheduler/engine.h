@@ -122,6 +122,8 @@ class Engine {
   virtual std::string_view kind() const = 0;
   /// Threads of each cpu(i) pool.
   virtual int cpu_worker_threads() const = 0;
+  /// GPUs this engine can run on: 0 in a CPU-only build or when the CUDA runtime finds none.
+  virtual int num_gpus() const = 0;
 
   /// A new variable, version 0, with nothing pending.
   virtual VarHandle NewVariable() = 0;
