@@ -90,11 +90,7 @@ void WorkerPool::Enqueue(OprBlock* block) {
     if (active_drainers_.compare_exchange_weak(active, active + 1)) {
       running_tasks_.fetch_add(1);
       LOOM_TSAN_RELEASE(this);
-      arena_.enqueue([this] {
-        LOOM_TSAN_ACQUIRE(this);
-        Drain();
-        running_tasks_.fetch_sub(1, std::memory_order_release);  // last touch of the pool
-      });
+      arena_.enqueue(DrainTask{this});
       return;
     }
   }
@@ -115,6 +111,14 @@ OprBlock* WorkerPool::Pop() {
   if (!normal_.head) return nullptr;
   size_.fetch_sub(1);
   return PopFront(normal_);
+}
+
+void WorkerPool::DrainTask::operator()() const { pool->RunDrainer(); }
+
+void WorkerPool::RunDrainer() {
+  LOOM_TSAN_ACQUIRE(this);
+  Drain();
+  running_tasks_.fetch_sub(1, std::memory_order_release);  // last touch of the pool
 }
 
 void WorkerPool::Drain() {

@@ -39,6 +39,12 @@ class WorkerPool {
     OprBlock* head = nullptr;
     OprBlock* tail = nullptr;
   };
+  /// The arena task: only carries the pool (its memory belongs to oneTBB).
+  struct DrainTask {
+    WorkerPool* pool;
+    void operator()() const;
+  };
+  [[gnu::noinline]] void RunDrainer();
   void Drain();
   OprBlock* Pop();
   static void PushBack(Fifo& fifo, OprBlock* block);

@@ -9,6 +9,9 @@
 
 #if LOOM_USE_CUDA
 #include <cuda_runtime.h>
+constexpr bool kBuiltWithCuda = true;
+#else
+constexpr bool kBuiltWithCuda = false;
 #endif
 
 namespace loom {
@@ -18,7 +21,7 @@ TEST(GpuEngine, ComputeThenCopyStreamOrderedByEvents) {
   auto engine = Engine::Create();
   if (engine->num_gpus() == 0) {
     GTEST_SKIP() << "no GPU: this test needs a CUDA device (build has CUDA: "
-                 << (LOOM_USE_CUDA + 0 ? "yes" : "no") << ")";
+                 << (kBuiltWithCuda ? "yes" : "no") << ")";
   }
 #if LOOM_USE_CUDA
   constexpr size_t kBytes = 64 << 20;
