@@ -19,8 +19,6 @@ inline constexpr const char* kCpuPriorityThreads = "LOOM_CPU_PRIORITY_NTHREADS";
 inline constexpr const char* kGpuComputeStreams = "LOOM_GPU_WORKER_NSTREAMS";
 /// Path of a Chrome trace (chrome://tracing, Perfetto) written when the engine shuts down.
 inline constexpr const char* kProfile = "LOOM_PROFILE";
-/// Default bulk size for executors (consecutive small CPU ops run as one task; 0 disables).
-inline constexpr const char* kBulkSize = "LOOM_EXEC_BULK_SIZE";
 
 /// The variable's value, or fallback when unset or empty.
 std::string GetString(const char* name, const std::string& fallback);
