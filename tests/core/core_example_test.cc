@@ -1,0 +1,33 @@
+// The usage example at the top of loom/core.h, compiled and checked so that it cannot rot.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "loom/core.h"
+
+namespace {
+
+TEST(CoreExample, HeaderExampleRuns) {
+  using loom::Context;
+  using loom::NDArray;
+  // Arrays live on a device; cpu(0) and cpu(1) are separate devices with their own workers.
+  NDArray x = NDArray::FromHost<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  NDArray w = NDArray::Full({2, 3}, 0.5, Context::CPU(1));
+  // Every operation is queued on the dependency engine and returns at once.
+  NDArray y = x.CopyTo(Context::CPU(1)) * w + 1;     // "_copyto", "_mul", "_plus_scalar"
+  y -= NDArray::Ones({2, 3}, Context::CPU(1));       // in place
+  NDArray top = y.Slice(0, 1);                       // a view of the first row
+  top *= 10;                                         // writes through to y
+  // Reading on the host waits for the work it depends on.
+  std::vector<float> v = y.ToVector<float>();         // {5, 10, 15, 2, 2.5, 3}
+  // Other element types, and their C++ types.
+  NDArray h = y.AsType(loom::DType::kFloat16);
+  loom::Half first = h.ToVector<loom::Half>()[0];     // 5
+  // Memory comes from per-device pools.
+  loom::StorageStats s = loom::StoragePool::Get(Context::CPU(1)).stats();
+
+  EXPECT_THAT(v, ::testing::ElementsAre(5, 10, 15, 2, 2.5, 3));
+  EXPECT_EQ(static_cast<float>(first), 5.0f);
+  EXPECT_GT(s.bytes_in_use, 0u);
+}
+
+}  // namespace
