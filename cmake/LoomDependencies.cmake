@@ -7,6 +7,14 @@ if(NOT TBB_FOUND)
   message(FATAL_ERROR "oneTBB not found: install Debian's libtbb-dev (scripts/install-deps.sh)")
 endif()
 
+if(LOOM_USE_MPI)
+  find_package(MPI COMPONENTS CXX)
+  if(NOT MPI_CXX_FOUND)
+    message(FATAL_ERROR "LOOM_USE_MPI=ON but MPI was not found: install libopenmpi-dev openmpi-bin "
+                        "(scripts/install-deps.sh) or configure with -DLOOM_USE_MPI=OFF")
+  endif()
+endif()
+
 if(LOOM_BUILD_TESTS)
   find_package(GTest CONFIG)
   if(NOT GTest_FOUND)
