@@ -1,0 +1,68 @@
+// FullyConnected: out = data · weightᵀ + bias.
+#include "op_common.h"
+
+namespace loom::ops {
+namespace {
+
+struct FullyConnectedParam {
+  int64_t num_hidden = 0;
+  bool no_bias = false;
+  bool flatten = true;
+  static void Declare(ParamDeclarer<FullyConnectedParam>& d) {
+    d("num_hidden", &FullyConnectedParam::num_hidden)
+        .Min(1)
+        .Describe("Number of hidden units (output features).");
+    d("no_bias", &FullyConnectedParam::no_bias).Default(false).Describe("Whether to omit the bias.");
+    d("flatten", &FullyConnectedParam::flatten)
+        .Default(true)
+        .Describe("Whether to collapse all but the first axis of the input data.");
+  }
+};
+
+void FullyConnectedShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<FullyConnectedParam>();
+  Shape data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  const int64_t k = p.flatten ? data.Size(1, data.ndim()) : data[data.ndim() - 1];
+  std::string why = "num_hidden=" + std::to_string(p.num_hidden) + " and data " + data.ToString();
+  ctx.SetIn(1, Shape{p.num_hidden, k}, why);
+  if (!p.no_bias) {
+    Shape bias = ctx.in(2);
+    if (!MergeShape(&bias, Shape{p.num_hidden}) && !MergeShape(&bias, Shape{p.num_hidden, 1})) {
+      ctx.Fail(ctx.DescribeInput(2) + " has shape " + ctx.in(2).ToString() + " but expected (" +
+               std::to_string(p.num_hidden) + ",) or (" + std::to_string(p.num_hidden) +
+               ",1) from num_hidden=" + std::to_string(p.num_hidden));
+    }
+    ctx.SetIn(2, bias);
+  }
+  Shape out;
+  if (p.flatten) {
+    out = Shape{data[0], p.num_hidden};
+  } else {
+    out = data;
+    out[out.ndim() - 1] = p.num_hidden;
+  }
+  ctx.SetOut(0, out, why);
+  if (ctx.out(0).ndim() > 0) {
+    data[0] = ctx.out(0)[0];
+    ctx.SetIn(0, data, "the output's batch size");
+  }
+}
+
+LOOM_REGISTER_OP(FullyConnected)
+    .Describe(R"(Applies a linear transformation: out = data · weightᵀ + bias.
+
+With flatten=True, data (N, d1, ..., dk) is treated as (N, d1*...*dk); weight is
+(num_hidden, d1*...*dk), bias (num_hidden,), out (N, num_hidden). With flatten=False the
+transformation applies to the last axis: out = data.shape[:-1] + (num_hidden,).)")
+    .Params<FullyConnectedParam>()
+    .Inputs([](const NodeAttrs& attrs) -> std::vector<std::string> {
+      if (attrs.param<FullyConnectedParam>().no_bias) return {"data", "weight"};
+      return {"data", "weight", "bias"};
+    })
+    .InferShape(FullyConnectedShape)
+    .InferType(ElemwiseType)
+    .Resources([](const NodeAttrs&) { return std::vector<ResourceKind>{ResourceKind::kTempSpace}; });
+
+}  // namespace
+}  // namespace loom::ops

@@ -1,0 +1,87 @@
+// SoftmaxOutput (alias Softmax): softmax forward, cross-entropy gradient backward.
+#include "op_common.h"
+
+namespace loom::ops {
+namespace {
+
+struct SoftmaxOutputParam {
+  enum class Normalization { kNull, kBatch, kValid };
+  float grad_scale = 1;
+  float ignore_label = -1;
+  bool multi_output = false;
+  bool use_ignore = false;
+  bool preserve_shape = false;
+  Normalization normalization = Normalization::kNull;
+  bool out_grad = false;
+  float smooth_alpha = 0;
+  static void Declare(ParamDeclarer<SoftmaxOutputParam>& d) {
+    using P = SoftmaxOutputParam;
+    d("grad_scale", &P::grad_scale).Default(1).Describe("Scales the gradient.");
+    d("ignore_label", &P::ignore_label)
+        .Default(-1)
+        .Describe("Label value ignored in the gradient when use_ignore is set.");
+    d("multi_output", &P::multi_output)
+        .Default(false)
+        .Describe("Softmax over axis 1 with labels (N, d2*...*dk).");
+    d("use_ignore", &P::use_ignore).Default(false).Describe("Skip instances with ignore_label.");
+    d("preserve_shape", &P::preserve_shape)
+        .Default(false)
+        .Describe("Softmax over the last axis, keeping the shape.");
+    d("normalization", &P::normalization)
+        .Default(Normalization::kNull)
+        .Enum<Normalization>({{"null", Normalization::kNull},
+                              {"batch", Normalization::kBatch},
+                              {"valid", Normalization::kValid}})
+        .Describe("Gradient normalization: none, by batch size, or by valid instances.");
+    d("out_grad", &P::out_grad)
+        .Default(false)
+        .Describe("Multiply the gradient by the output gradient.");
+    d("smooth_alpha", &P::smooth_alpha)
+        .Default(0)
+        .Describe("Label smoothing: subtracted from the one-hot target and spread over the rest.");
+  }
+};
+
+void SoftmaxOutputShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<SoftmaxOutputParam>();
+  const Shape data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  if (!(data == ctx.in(1))) {  // a label of the data's shape holds probabilities
+    if (p.multi_output) {
+      LOOM_CHECK(data.ndim() >= 2, ctx.attrs().name, ": SoftmaxOutput with multi_output needs "
+                 "data of at least 2 dimensions but got ", data.ToString());
+      Shape l1{data[0], data[1] == 0 || data[0] == 0 ? 0 : data.Size() / data[0] / data[1]};
+      Shape l2{data[0]};
+      for (int i = 2; i < data.ndim(); ++i) l2.push_back(data[i]);
+      Shape l3 = data;
+      l3[1] = 1;
+      const Shape& label = ctx.in(1);
+      if (label.ndim() == 0) {
+        ctx.SetIn(1, l1);
+      } else if (!(label == l1) && !(label == l2) && !(label == l3)) {
+        ctx.Fail(ctx.DescribeInput(1) + " has shape " + label.ToString() + " but expected " +
+                 l1.ToString() + " or " + l2.ToString() + " from multi_output data " +
+                 data.ToString());
+      }
+    } else {
+      Shape label;
+      for (int i = 0; i + 1 < data.ndim(); ++i) label.push_back(data[i]);
+      ctx.SetIn(1, label, "data " + data.ToString());
+    }
+  }
+  ctx.SetOut(0, data);
+}
+
+LOOM_REGISTER_OP(SoftmaxOutput)
+    .Alias("Softmax")
+    .Describe(R"(Softmax of the input in the forward pass; in the backward pass the gradient of
+the cross-entropy against `label` (class indices, or probabilities of the data's shape), scaled
+by grad_scale. Label shape: data.shape[:-1] (multi_output: (N, d2*...*dk)).)")
+    .Params<SoftmaxOutputParam>()
+    .Inputs({"data", "label"})
+    .InferShape(SoftmaxOutputShape)
+    .InferType(ElemwiseType)
+    .InplaceOptions([](const NodeAttrs&) { return std::vector<std::pair<int, int>>{{0, 0}}; });
+
+}  // namespace
+}  // namespace loom::ops
