@@ -130,17 +130,24 @@ OprBlock* EngineImpl::NewBlock(Opr* opr, Context ctx, int priority) {
   return block;
 }
 
-void EngineImpl::PushAsync(AsyncFn fn, Context ctx, std::span<const VarHandle> reads,
-                           std::span<const VarHandle> writes, FnProperty prop, int priority,
-                           std::string_view name) {
-  FlushBulk();
+OprBlock* EngineImpl::NewPushBlock(Context ctx, std::span<const VarHandle> reads,
+                                   std::span<const VarHandle> writes, FnProperty prop,
+                                   int priority, std::string_view name) {
   OprBlock* block = NewBlock(nullptr, ctx, priority);
   Opr& opr = block->own;
-  opr.fn = std::move(fn);
   opr.prop = prop;
   opr.name = name;
   opr.always_run = prop == FnProperty::kNoSkip || prop == FnProperty::kDeleteVar;
   NormaliseVars(reads, writes, &opr);
+  return block;
+}
+
+void EngineImpl::PushAsync(AsyncFn fn, Context ctx, std::span<const VarHandle> reads,
+                           std::span<const VarHandle> writes, FnProperty prop, int priority,
+                           std::string_view name) {
+  FlushBulk();
+  OprBlock* block = NewPushBlock(ctx, reads, writes, prop, priority, name);
+  block->own.fn = std::move(fn);
   PushBlock(block, /*from_pusher=*/true);
 }
 
@@ -160,13 +167,8 @@ void EngineImpl::PushSyncImpl(SyncFn fn, Context ctx, std::span<const VarHandle>
     return;
   }
   FlushBulk();
-  OprBlock* block = NewBlock(nullptr, ctx, priority);
-  Opr& opr = block->own;
-  opr.sync_fn = std::move(fn);
-  opr.prop = prop;
-  opr.name = name;
-  opr.always_run = prop == FnProperty::kNoSkip || prop == FnProperty::kDeleteVar;
-  NormaliseVars(reads, writes, &opr);
+  OprBlock* block = NewPushBlock(ctx, reads, writes, prop, priority, name);
+  block->own.sync_fn = std::move(fn);
   PushBlock(block, /*from_pusher=*/true);
 }
 

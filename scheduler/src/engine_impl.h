@@ -148,6 +148,10 @@ class EngineImpl : public Engine {
 
  private:
   OprBlock* NewBlock(Opr* opr, Context ctx, int priority);
+  /// A block for a one-off push: its own operation, with normalised variables and no function.
+  OprBlock* NewPushBlock(Context ctx, std::span<const VarHandle> reads,
+                         std::span<const VarHandle> writes, FnProperty prop, int priority,
+                         std::string_view name);
   void PushBlock(OprBlock* block, bool from_pusher);
   void OnComplete(OprBlock* block, std::exception_ptr error);
   void FinishBlock(OprBlock* block);
