@@ -15,14 +15,22 @@ namespace {
 template <typename F>
 void DispatchDType(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::kFloat32: return f.template operator()<float>();
-    case DType::kFloat64: return f.template operator()<double>();
-    case DType::kFloat16: return f.template operator()<Half>();
-    case DType::kUInt8: return f.template operator()<uint8_t>();
-    case DType::kInt32: return f.template operator()<int32_t>();
-    case DType::kInt8: return f.template operator()<int8_t>();
-    case DType::kInt64: return f.template operator()<int64_t>();
-    case DType::kBool: return f.template operator()<bool>();
+    case DType::kFloat32:
+      return f.template operator()<float>();
+    case DType::kFloat64:
+      return f.template operator()<double>();
+    case DType::kFloat16:
+      return f.template operator()<Half>();
+    case DType::kUInt8:
+      return f.template operator()<uint8_t>();
+    case DType::kInt32:
+      return f.template operator()<int32_t>();
+    case DType::kInt8:
+      return f.template operator()<int8_t>();
+    case DType::kInt64:
+      return f.template operator()<int64_t>();
+    case DType::kBool:
+      return f.template operator()<bool>();
     case DType::kUnknown:
     case DType::kCount:
       break;
@@ -47,7 +55,7 @@ T FromDouble(double value) {
     if (std::isnan(value)) return 0;
     // Clamp into int64's range first: converting a double outside it is undefined.
     constexpr double kLimit = 9223372036854775808.0;  // 2^63
-    const int64_t wide = value >= kLimit    ? INT64_MAX
+    const int64_t wide = value >= kLimit   ? INT64_MAX
                          : value < -kLimit ? INT64_MIN
                                            : static_cast<int64_t>(value);
     return static_cast<T>(wide);
@@ -112,10 +120,14 @@ void CheckDivisors(const T* b, size_t n) {
 template <typename F>
 void DispatchOp(ArithOp op, F&& f) {
   switch (op) {
-    case ArithOp::kAdd: return f.template operator()<ArithOp::kAdd>();
-    case ArithOp::kSub: return f.template operator()<ArithOp::kSub>();
-    case ArithOp::kMul: return f.template operator()<ArithOp::kMul>();
-    case ArithOp::kDiv: return f.template operator()<ArithOp::kDiv>();
+    case ArithOp::kAdd:
+      return f.template operator()<ArithOp::kAdd>();
+    case ArithOp::kSub:
+      return f.template operator()<ArithOp::kSub>();
+    case ArithOp::kMul:
+      return f.template operator()<ArithOp::kMul>();
+    case ArithOp::kDiv:
+      return f.template operator()<ArithOp::kDiv>();
     case ArithOp::kCount:
       break;
   }

@@ -28,9 +28,7 @@ namespace {
 
 using detail::ArithOp;
 
-bool IsValidDType(DType dtype) {
-  return static_cast<int>(dtype) >= 0 && dtype < DType::kCount;
-}
+bool IsValidDType(DType dtype) { return static_cast<int>(dtype) >= 0 && dtype < DType::kCount; }
 
 // ToString for any value, also codes outside the enum.
 std::string DTypeName(DType dtype) {
@@ -99,9 +97,8 @@ void PushScalar(ArithOp op, bool reverse, const NDArray& a, double scalar, const
   void* z = out.data();
   const auto n = static_cast<size_t>(a.size());
   const DType dtype = a.dtype();
-  Engine::Get().Push(
-      [=](RunContext) { detail::ScalarKernel(op, reverse, dtype, x, scalar, z, n); }, a.ctx(),
-      {a.var()}, {out.var()}, 0, detail::ArithOpName(op, true, reverse));
+  Engine::Get().Push([=](RunContext) { detail::ScalarKernel(op, reverse, dtype, x, scalar, z, n); },
+                     a.ctx(), {a.var()}, {out.var()}, 0, detail::ArithOpName(op, true, reverse));
 }
 
 NDArray Binary(ArithOp op, const NDArray& a, const NDArray& b) {
@@ -183,9 +180,9 @@ void NDArray::CheckNotNone(const char* what) const {
 
 void NDArray::CheckElementType(DType type) const {
   CheckNotNone("access the elements of");
-  LOOM_CHECK_TYPED(DTypeError, type == dtype_, "cannot access an array of dtype ",
-                   ToString(dtype_), " as ", ToString(type), ": expected dtype ",
-                   ToString(dtype_), " but got ", ToString(type));
+  LOOM_CHECK_TYPED(DTypeError, type == dtype_, "cannot access an array of dtype ", ToString(dtype_),
+                   " as ", ToString(type), ": expected dtype ", ToString(dtype_), " but got ",
+                   ToString(type));
 }
 
 void NDArray::WaitToRead() const {
@@ -223,8 +220,11 @@ void NDArray::CopyFrom(const NDArray& src) {
   Engine& engine = Engine::Get();
   if (from.is_host() && to.is_host()) {
     // memmove: views of one block may overlap.
-    engine.Push([=](RunContext) { if (bytes > 0) std::memmove(dest, source, bytes); }, to,
-                {src.var()}, {var()}, 0, "_copyto");
+    engine.Push(
+        [=](RunContext) {
+          if (bytes > 0) std::memmove(dest, source, bytes);
+        },
+        to, {src.var()}, {var()}, 0, "_copyto");
   } else {
     // As MXNet: into a GPU on the destination's copy stream, out of a GPU on the source's.
     const bool to_gpu = from.is_host();
@@ -236,8 +236,8 @@ void NDArray::CopyFrom(const NDArray& src) {
 
 void NDArray::CopyToHostBytes(void* dst, size_t count, DType type) const {
   CheckElementType(type);
-  LOOM_CHECK_TYPED(ShapeError, count == static_cast<size_t>(size()), "expected room for ",
-                   size(), " elements (shape ", shape_.ToString(), ") but got ", count);
+  LOOM_CHECK_TYPED(ShapeError, count == static_cast<size_t>(size()), "expected room for ", size(),
+                   " elements (shape ", shape_.ToString(), ") but got ", count);
   if (!ctx().is_host()) {
     CopyTo(Context::CPU()).CopyToHostBytes(dst, count, type);
     return;
@@ -260,15 +260,15 @@ void NDArray::CopyFromHostBytes(const void* src, size_t count, DType type) {
 
 NDArray NDArray::AsType(DType dtype) const {
   CheckNotNone("convert");
-  LOOM_CHECK_TYPED(NotSupportedError, ctx().is_host(), "Cast has no kernel for ",
-                   ctx().ToString(), " yet: copy with CopyTo(Context::CPU()) first");
+  LOOM_CHECK_TYPED(NotSupportedError, ctx().is_host(), "Cast has no kernel for ", ctx().ToString(),
+                   " yet: copy with CopyTo(Context::CPU()) first");
   NDArray out = Empty(shape_, ctx(), dtype);
   const void* x = data();
   void* z = out.data();
   const auto n = static_cast<size_t>(size());
   const DType from = dtype_;
-  Engine::Get().Push([=](RunContext) { detail::CastKernel(from, x, dtype, z, n); }, ctx(),
-                     {var()}, {out.var()}, 0, "Cast");
+  Engine::Get().Push([=](RunContext) { detail::CastKernel(from, x, dtype, z, n); }, ctx(), {var()},
+                     {out.var()}, 0, "Cast");
   return out;
 }
 

@@ -76,8 +76,8 @@ StoragePool& StoragePool::Get(Context ctx) {
 
 Storage StoragePool::Alloc(size_t bytes) {
   if (bytes == 0) return Storage(std::make_shared<const Storage::Chunk>(nullptr, 0, 0, ctx_, this));
-  LOOM_CHECK_TYPED(OutOfMemoryError, bytes <= kMaxRequest, "cannot allocate ", bytes,
-                   " bytes on ", ctx_.ToString(), ": the request is larger than any device");
+  LOOM_CHECK_TYPED(OutOfMemoryError, bytes <= kMaxRequest, "cannot allocate ", bytes, " bytes on ",
+                   ctx_.ToString(), ": the request is larger than any device");
   const size_t bucket = BucketSize(bytes);
   void* ptr = nullptr;
   bool reused = false;

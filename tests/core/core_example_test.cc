@@ -13,15 +13,15 @@ TEST(CoreExample, HeaderExampleRuns) {
   NDArray x = NDArray::FromHost<float>({1, 2, 3, 4, 5, 6}, {2, 3});
   NDArray w = NDArray::Full({2, 3}, 0.5, Context::CPU(1));
   // Every operation is queued on the dependency engine and returns at once.
-  NDArray y = x.CopyTo(Context::CPU(1)) * w + 1;     // "_copyto", "_mul", "_plus_scalar"
-  y -= NDArray::Ones({2, 3}, Context::CPU(1));       // in place
-  NDArray top = y.Slice(0, 1);                       // a view of the first row
-  top *= 10;                                         // writes through to y
+  NDArray y = x.CopyTo(Context::CPU(1)) * w + 1;  // "_copyto", "_mul", "_plus_scalar"
+  y -= NDArray::Ones({2, 3}, Context::CPU(1));    // in place
+  NDArray top = y.Slice(0, 1);                    // a view of the first row
+  top *= 10;                                      // writes through to y
   // Reading on the host waits for the work it depends on.
-  std::vector<float> v = y.ToVector<float>();         // {5, 10, 15, 2, 2.5, 3}
+  std::vector<float> v = y.ToVector<float>();  // {5, 10, 15, 2, 2.5, 3}
   // Other element types, and their C++ types.
   NDArray h = y.AsType(loom::DType::kFloat16);
-  loom::Half first = h.ToVector<loom::Half>()[0];     // 5
+  loom::Half first = h.ToVector<loom::Half>()[0];  // 5
   // Memory comes from per-device pools.
   loom::StorageStats s = loom::StoragePool::Get(Context::CPU(1)).stats();
 

@@ -1,4 +1,6 @@
 // float16 conversions checked against references computed independently with frexp/ldexp.
+#include "loom/core/half.h"
+
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -6,8 +8,6 @@
 #include <cstdint>
 #include <limits>
 #include <random>
-
-#include "loom/core/half.h"
 
 namespace loom {
 namespace {
@@ -112,7 +112,8 @@ TEST(Half, RoundsOverflowAndSpecialValues) {
 
 TEST(Half, RoundsRandomFloatsLikeTheReference) {
   std::mt19937 rng(1234);
-  for (int i = 0; i < 1000000; ++i) ExpectRoundsLikeReference(std::bit_cast<float>(static_cast<uint32_t>(rng())));
+  for (int i = 0; i < 1000000; ++i)
+    ExpectRoundsLikeReference(std::bit_cast<float>(static_cast<uint32_t>(rng())));
 }
 
 TEST(Half, KnownEncodings) {
@@ -120,8 +121,8 @@ TEST(Half, KnownEncodings) {
   EXPECT_EQ(Half(-2.0f).bits(), 0xc000);
   EXPECT_EQ(Half(65504.0f).bits(), 0x7bff);
   EXPECT_EQ(Half(1e6f).bits(), 0x7c00);
-  EXPECT_EQ(Half(5.96046448e-8f).bits(), 0x0001);   // 2^-24, the smallest denormal
-  EXPECT_EQ(Half(0.1f).bits(), 0x2e66);             // 0.0999755859375
+  EXPECT_EQ(Half(5.96046448e-8f).bits(), 0x0001);  // 2^-24, the smallest denormal
+  EXPECT_EQ(Half(0.1f).bits(), 0x2e66);            // 0.0999755859375
   EXPECT_EQ(Half(-0.0f).bits(), 0x8000);
   EXPECT_EQ(static_cast<float>(Half::FromBits(0x3555)), 0.333251953125f);
 }

@@ -1,5 +1,7 @@
 // NDArray on the engine: creation, arithmetic against hand-computed values, copies across
 // contexts, views, error messages, asynchronous failures and lifetimes.
+#include "loom/core/ndarray.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "loom/core/ndarray.h"
 #include "loom/scheduler/engine.h"
 #include "loom/scheduler/error.h"
 
@@ -220,9 +221,9 @@ TEST(NDArray, IntegerArithmeticWrapsAndDivisionByZeroFailsTheOperation) {
   EXPECT_THAT(ErrorOf<Error>([&] { q.WaitToRead(); }),
               AllOf(HasSubstr("integer division by zero"), HasSubstr("in operation '_div'")));
   NDArray r = 5 / NDArray::Zeros({2}, Context::CPU(), DType::kInt64);
-  EXPECT_THAT(ErrorOf<Error>([&] { r.ToVector<int64_t>(); }),
-              AllOf(HasSubstr("integer division by zero"),
-                    HasSubstr("in operation '_rdiv_scalar'")));
+  EXPECT_THAT(
+      ErrorOf<Error>([&] { r.ToVector<int64_t>(); }),
+      AllOf(HasSubstr("integer division by zero"), HasSubstr("in operation '_rdiv_scalar'")));
   // Floats follow IEEE: no error.
   NDArray inf = NDArray::Ones({1}) / NDArray::Zeros({1});
   EXPECT_TRUE(std::isinf(inf.ToVector<float>()[0]));
@@ -232,7 +233,7 @@ TEST(NDArray, ChainOfAsyncOpsIsReadOnlyAtTheEnd) {
   NDArray x = NDArray::Zeros({1000});
   NDArray one = NDArray::Ones({1000});
   for (int i = 0; i < 200; ++i) {
-    x = x + one;   // a new array each time; the old ones are dropped with work pending
+    x = x + one;  // a new array each time; the old ones are dropped with work pending
     x *= 1.0;
   }
   NDArray y = x.CopyTo(Context::CPU(1)) * 2;
@@ -245,8 +246,7 @@ TEST(NDArray, OperationsReturnBeforeTheyRun) {
   if (NaiveEngine()) GTEST_SKIP() << "the naive engine runs every operation in the caller";
   NDArray a = NDArray::Ones({4});
   Gate gate;
-  Engine::Get().Push([&gate](RunContext) { gate.Wait(); }, a.ctx(), {}, {a.var()}, 0,
-                     "test_hold");
+  Engine::Get().Push([&gate](RunContext) { gate.Wait(); }, a.ctx(), {}, {a.var()}, 0, "test_hold");
   NDArray b = a + 1;  // queued behind the held write
   b *= 3;
   const uint64_t version = b.version();
@@ -274,11 +274,14 @@ TEST(NDArray, CopiesAcrossCpuDevices) {
   NDArray d = NDArray::Zeros({2, 3});
   d.CopyFrom(b);
   EXPECT_THAT(d.ToVector<float>(), ElementsAre(11, 12, 13, 14, 15, 16));
-  EXPECT_THAT(ErrorOf<ShapeError>([&] { d.CopyFrom(NDArray::Zeros({3, 2})); }),
+  EXPECT_THAT(ErrorOf<ShapeError>([&] {
+                d.CopyFrom(NDArray::Zeros({3, 2}));
+              }),
               HasSubstr("cannot copy an array of shape (3,2) into an array of shape (2,3)"));
-  EXPECT_THAT(
-      ErrorOf<DTypeError>([&] { d.CopyFrom(NDArray::Zeros({2, 3}, Context::CPU(), DType::kInt32)); }),
-      HasSubstr("expected dtype float32 but got int32"));
+  EXPECT_THAT(ErrorOf<DTypeError>([&] {
+                d.CopyFrom(NDArray::Zeros({2, 3}, Context::CPU(), DType::kInt32));
+              }),
+              HasSubstr("expected dtype float32 but got int32"));
 }
 
 TEST(NDArray, PinnedHostArrays) {
@@ -303,7 +306,9 @@ TEST(NDArray, HostCopiesInAndOut) {
               HasSubstr("expected room for 4 elements (shape (2,2)) but got 3"));
   EXPECT_THAT(ErrorOf<ShapeError>([&] { a.CopyFromHost(in, 5); }),
               HasSubstr("expected 4 values for an array of shape (2,2) but got 5"));
-  EXPECT_THAT(ErrorOf<ShapeError>([] { NDArray::FromHost<float>({1, 2, 3}, {2, 2}); }),
+  EXPECT_THAT(ErrorOf<ShapeError>([] {
+                NDArray::FromHost<float>({1, 2, 3}, {2, 2});
+              }),
               HasSubstr("expected 4 values for an array of shape (2,2) but got 3"));
 }
 
@@ -333,8 +338,7 @@ TEST(NDArray, ReshapeViewsShareMemory) {
   EXPECT_EQ(a.Reshape({2, -1, 2}).shape(), Shape({2, 3, 2}));
   EXPECT_EQ(r.var(), a.var());
   r.Slice(2, 3) -= 100;  // the last row of the (3,4) view is the second half of a's row 1
-  EXPECT_THAT(a.ToVector<int32_t>(),
-              ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, -92, -91, -90, -89));
+  EXPECT_THAT(a.ToVector<int32_t>(), ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, -92, -91, -90, -89));
   NDArray s = a.Slice(1, 2).Reshape({3, 2});
   EXPECT_EQ(s.byte_offset(), 6 * sizeof(int32_t));
   EXPECT_THAT(s.ToVector<int32_t>(), ElementsAre(6, 7, -92, -91, -90, -89));
@@ -349,26 +353,36 @@ TEST(NDArray, ErrorMessagesNameBothSides) {
               HasSubstr("cannot add arrays of shape (2,3) and (3,2)"));
   EXPECT_THAT(ErrorOf<ShapeError>([&] { a -= b; }),
               HasSubstr("cannot subtract arrays of shape (2,3) and (3,2)"));
-  EXPECT_THAT(ErrorOf<DTypeError>([&] { a * i; }),
+  EXPECT_THAT(ErrorOf<DTypeError>([&] { a* i; }),
               HasSubstr("cannot multiply arrays of dtype float32 and int32: expected dtype "
                         "float32 but got int32"));
   EXPECT_THAT(ErrorOf<Error>([&] { a / c1; }),
               HasSubstr("cannot divide arrays on different contexts cpu(0) and cpu(1)"));
-  EXPECT_THAT(ErrorOf<ShapeError>([&] { a.Reshape({4, 2}); }),
+  EXPECT_THAT(ErrorOf<ShapeError>([&] {
+                a.Reshape({4, 2});
+              }),
               HasSubstr("cannot reshape an array of shape (2,3) (6 elements) to (4,2) (8 "
                         "elements)"));
-  EXPECT_THAT(ErrorOf<ShapeError>([&] { a.Reshape({-1, -1}); }),
+  EXPECT_THAT(ErrorOf<ShapeError>([&] {
+                a.Reshape({-1, -1});
+              }),
               HasSubstr("at most one dimension may be -1"));
-  EXPECT_THAT(ErrorOf<ShapeError>([&] { a.Reshape({4, -1}); }),
+  EXPECT_THAT(ErrorOf<ShapeError>([&] {
+                a.Reshape({4, -1});
+              }),
               HasSubstr("6 is not a multiple of the other dimensions' product 4"));
-  EXPECT_THAT(ErrorOf<ShapeError>([&] { a.Reshape({-2, 3}); }),
+  EXPECT_THAT(ErrorOf<ShapeError>([&] {
+                a.Reshape({-2, 3});
+              }),
               HasSubstr("expected dimensions >= 0 or one -1 but got -2"));
   EXPECT_THAT(ErrorOf<ShapeError>([&] { a.Slice(1, 5); }),
               HasSubstr("slice [1, 5) is out of range for an array of shape (2,3): expected 0 "
                         "<= begin <= end <= 2"));
   EXPECT_THAT(ErrorOf<ShapeError>([&] { a.Slice(2, 1); }), HasSubstr("slice [2, 1)"));
   EXPECT_THAT(ErrorOf<ShapeError>([&] { a.Slice(-1, 1); }), HasSubstr("slice [-1, 1)"));
-  EXPECT_THAT(ErrorOf<ShapeError>([] { NDArray::Zeros({2, -3}); }),
+  EXPECT_THAT(ErrorOf<ShapeError>([] {
+                NDArray::Zeros({2, -3});
+              }),
               HasSubstr("expected the dimensions of a new array to be >= 0 but got shape (2,-3)"));
   EXPECT_THAT(ErrorOf<DTypeError>([] { NDArray::Empty({2}, Context::CPU(), DType::kUnknown); }),
               HasSubstr("but got unknown"));
@@ -413,10 +427,9 @@ TEST(NDArray, DroppingArraysWithPendingWorkIsSafe) {
   NDArray out = NDArray::Zeros({256}, ctx);
   {
     NDArray in = NDArray::Full({256}, 5, ctx);
-    Engine::Get().Push([&gate](RunContext) { gate.Wait(); }, ctx, {}, {in.var()}, 0,
-                       "test_hold");
+    Engine::Get().Push([&gate](RunContext) { gate.Wait(); }, ctx, {}, {in.var()}, 0, "test_hold");
     out += in;  // reads `in` after the held operation
-  }  // `in` is gone, its work is not
+  }             // `in` is gone, its work is not
   EXPECT_EQ(pool.stats().bytes_in_use, in_use + 2 * StoragePool::BucketSize(1024))
       << "the block of a dropped array was freed while operations on it were pending";
   gate.Open();

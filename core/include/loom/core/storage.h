@@ -87,7 +87,8 @@ class StoragePool {
  public:
   /// ctx's pool, created on first use.
   /// @throws NotSupportedError for a GPU in a CPU-only build; loom::Error "no GPU available:
-  ///         <reason>" when CUDA finds no GPU, or naming the GPUs there are when the id is too high.
+  ///         <reason>" when CUDA finds no GPU, or naming how many there are when the id is
+  ///         too high.
   static StoragePool& Get(Context ctx);
 
   /// The size bucket a request of `bytes` is rounded up to: multiples of 64 up to 1 KiB, then
@@ -124,7 +125,7 @@ class StoragePool {
   const Context ctx_;
   mutable std::mutex mu_;
   std::unordered_map<size_t, std::vector<void*>> free_lists_;  // guarded by mu_
-  StorageStats stats_;                                          // guarded by mu_
+  StorageStats stats_;                                         // guarded by mu_
 };
 
 /// Usable GPUs: 0 in a CPU-only build or when the CUDA runtime finds none. Thread-safe.
