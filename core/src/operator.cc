@@ -4,6 +4,11 @@
 
 namespace loom {
 
+namespace {
+// Bounds a variadic operator's input count so a hostile file cannot ask for billions of inputs.
+constexpr int64_t kMaxVariadicInputs = 1 << 16;
+}  // namespace
+
 bool MergeShape(Shape* dst, const Shape& src) {
   if (src.ndim() == 0) return true;
   if (dst->ndim() == 0) {
@@ -228,8 +233,8 @@ void OpSchema::ParseParams(NodeAttrs* attrs) const {
       LOOM_CHECK(it != attrs->dict.end(), "required parameter '", variadic_count_param_,
                  "' is missing");
       int64_t n = detail::ParseInt(it->second);
-      LOOM_CHECK(n >= 1, "parameter '", variadic_count_param_,
-                 "': expected at least 1 input but got ", n);
+      LOOM_CHECK(n >= 1 && n <= kMaxVariadicInputs, "parameter '", variadic_count_param_,
+                 "': expected 1 to ", kMaxVariadicInputs, " inputs but got ", n);
     }
   } catch (Error& e) {
     e.AddContext("in operator " + name_ + " (name=\"" + attrs->name + "\")");

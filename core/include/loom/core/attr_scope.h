@@ -10,6 +10,8 @@
 // and must be destroyed on the thread that created them, innermost first.
 #pragma once
 
+#include <initializer_list>
+
 #include "loom/core/op_param.h"
 
 namespace loom {
@@ -17,6 +19,7 @@ namespace loom {
 class AttrScope {
  public:
   explicit AttrScope(const StrMap& attrs);
+  AttrScope(std::initializer_list<StrMap::value_type> attrs) : AttrScope(StrMap(attrs)) {}
   ~AttrScope();
   AttrScope(const AttrScope&) = delete;
   AttrScope& operator=(const AttrScope&) = delete;

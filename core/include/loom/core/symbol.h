@@ -53,12 +53,12 @@ using NamedSymbols = std::vector<std::pair<std::string, class Symbol>>;
 
 /// Options of Symbol::Variable, stored as MXNet's hidden attributes.
 struct VariableOptions {
-  StrMap attr;                   ///< user attributes (hidden keys such as lr_mult become __lr_mult__)
-  std::optional<Shape> shape;    ///< __shape__
-  std::optional<DType> dtype;    ///< __dtype__ (MXNet's type code)
-  std::optional<Scalar> lr_mult;  ///< __lr_mult__
-  std::optional<Scalar> wd_mult;  ///< __wd_mult__
-  std::optional<std::string> init;  ///< __init__ (an initializer's JSON, e.g. ["zero", {}])
+  StrMap attr{};  ///< user attributes (hidden keys such as lr_mult become __lr_mult__)
+  std::optional<Shape> shape{};       ///< __shape__
+  std::optional<DType> dtype{};       ///< __dtype__ (MXNet's type code)
+  std::optional<Scalar> lr_mult{};    ///< __lr_mult__
+  std::optional<Scalar> wd_mult{};    ///< __wd_mult__
+  std::optional<std::string> init{};  ///< __init__ (an initializer's JSON, e.g. ["zero", {}])
 };
 
 /// Result of shape or type inference, in list_arguments / list_outputs /
