@@ -1,0 +1,19 @@
+// Subcommands of the `loom` executable; each returns its exit status.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace loom::cli {
+
+/// Exit status for usage errors and unusable input files.
+inline constexpr int kExitFailure = 2;
+
+/// One line: the error message with its context lines joined by "; ".
+std::string OneLine(const std::exception& e);
+
+int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Ops(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace loom::cli
