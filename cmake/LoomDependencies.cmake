@@ -7,6 +7,37 @@ if(NOT TBB_FOUND)
   message(FATAL_ERROR "oneTBB not found: install Debian's libtbb-dev (scripts/install-deps.sh)")
 endif()
 
+# CPU kernels: OpenBLAS (cblas) for dense work, oneDNN for convolutions. Debian's oneDNN uses the
+# OpenMP runtime; Loom sets its thread count per call (docs/kernels.md), hence OpenMP.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(LOOM_OPENBLAS QUIET IMPORTED_TARGET GLOBAL openblas)
+endif()
+if(NOT TARGET PkgConfig::LOOM_OPENBLAS)
+  message(FATAL_ERROR "OpenBLAS not found: install Debian's libopenblas-dev and pkg-config "
+                      "(scripts/install-deps.sh)")
+endif()
+# Debian's dnnl-config.cmake insists on OpenCL development files (its GPU runtime), so oneDNN's
+# header and library are found directly and wrapped in the DNNL::dnnl target its config would make.
+find_path(LOOM_DNNL_INCLUDE_DIR dnnl.hpp)
+find_library(LOOM_DNNL_LIBRARY dnnl)
+if(NOT LOOM_DNNL_INCLUDE_DIR OR NOT LOOM_DNNL_LIBRARY)
+  message(FATAL_ERROR "oneDNN not found: install Debian's libdnnl-dev (scripts/install-deps.sh)")
+endif()
+if(NOT TARGET DNNL::dnnl)
+  add_library(DNNL::dnnl UNKNOWN IMPORTED GLOBAL)
+  set_target_properties(DNNL::dnnl PROPERTIES IMPORTED_LOCATION "${LOOM_DNNL_LIBRARY}"
+                                              INTERFACE_INCLUDE_DIRECTORIES "${LOOM_DNNL_INCLUDE_DIR}")
+endif()
+file(STRINGS "${LOOM_DNNL_INCLUDE_DIR}/oneapi/dnnl/dnnl_version.h" _loom_dnnl_version
+     REGEX "#define DNNL_VERSION_(MAJOR|MINOR|PATCH) ")
+string(REGEX REPLACE ".*MAJOR ([0-9]+).*MINOR ([0-9]+).*PATCH ([0-9]+).*" "\\1.\\2.\\3"
+       dnnl_VERSION "${_loom_dnnl_version}")
+find_package(OpenMP COMPONENTS CXX)
+if(NOT OpenMP_CXX_FOUND)
+  message(FATAL_ERROR "OpenMP not found: it comes with GCC (libgomp); install Debian's g++")
+endif()
+
 if(LOOM_USE_MPI)
   find_package(MPI COMPONENTS CXX)
   if(NOT MPI_CXX_FOUND)
