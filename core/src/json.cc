@@ -231,7 +231,7 @@ class JsonParser {
         Advance();
         return out;
       }
-      if (c < 0x20) Fail("a character of a string", Describe());
+      // Raw control characters are accepted: dmlc's writer (MXNet's) leaves them unescaped.
       if (c != '\\') {
         out += static_cast<char>(c);
         Advance();

@@ -10,7 +10,8 @@
 //   w.Key("a"); w.BeginArray(false); w.Item(); w.Int(1); w.EndArray();
 //   w.EndObject();                           // "{\n  \"a\": [1]\n}"
 //
-// Parsing rejects anything but RFC 8259 JSON, nests at most kMaxDepth deep and never recurses
+// Parsing accepts RFC 8259 JSON plus raw control characters inside strings (which dmlc's writer
+// leaves unescaped, so MXNet's files may contain them), nests at most kMaxDepth deep and never recurses
 // beyond that, so hostile input cannot exhaust the stack. Values are plain data; thread-safe to
 // read concurrently.
 #pragma once
