@@ -11,7 +11,7 @@ packages=(
   libyaml-cpp-dev                 # experiment files
   libopenmpi-dev openmpi-bin      # multi-process training
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
-  clang libclang-rt-14-dev        # ThreadSanitizer and libFuzzer builds
+  clang libclang-rt-14-dev libomp-dev  # ThreadSanitizer and libFuzzer builds (clang + OpenMP)
   zlib1g-dev                      # gzip-compressed idx data
   dataset-fashion-mnist           # the default experiment's data
   fortunes-min                    # text corpus for the LSTM example
