@@ -1,4 +1,5 @@
-// The core layer in one include: Context, Shape, DType, pooled storage, float16 and NDArray.
+// The core layer in one include: Context, Shape, DType, pooled storage, float16, NDArray and
+// Symbol (docs/symbols.md has a symbol example).
 //
 //   #include "loom/core.h"
 //
@@ -29,4 +30,5 @@
 #include "loom/core/ndarray.h"
 #include "loom/core/shape.h"
 #include "loom/core/storage.h"
+#include "loom/core/symbol.h"
 #include "loom/scheduler/context.h"
