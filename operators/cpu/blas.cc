@@ -92,8 +92,8 @@ template void Gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const fl
                           const float*, int64_t, float, float*, int64_t);
 template void Gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
                            const double*, int64_t, double, double*, int64_t);
-template void GemmSerial<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*,
-                                int64_t, const float*, int64_t, float, float*, int64_t);
+template void GemmSerial<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                const float*, int64_t, float, float*, int64_t);
 template void GemmSerial<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
                                  int64_t, const double*, int64_t, double, double*, int64_t);
 

@@ -9,20 +9,22 @@ double ReadAsDouble(const TensorView& t, int64_t i) {
 }
 
 void CheckSize(const TensorView& t, int64_t expected, std::string_view op, std::string_view name) {
-  LOOM_CHECK_TYPED(ShapeError, t.size() == expected, op, ": expected ", name, " to hold ",
-                   expected, " elements but got shape ", t.shape.ToString());
+  LOOM_CHECK_TYPED(ShapeError, t.size() == expected, op, ": expected ", name, " to hold ", expected,
+                   " elements but got shape ", t.shape.ToString());
 }
 
 void CheckSameShape(const TensorView& a, const TensorView& b, std::string_view op,
                     std::string_view a_name, std::string_view b_name) {
-  LOOM_CHECK_TYPED(ShapeError, a.shape == b.shape, op, ": expected ", b_name, " to have the shape of ",
-                   a_name, " ", a.shape.ToString(), " but got ", b.shape.ToString());
+  LOOM_CHECK_TYPED(ShapeError, a.shape == b.shape, op, ": expected ", b_name,
+                   " to have the shape of ", a_name, " ", a.shape.ToString(), " but got ",
+                   b.shape.ToString());
 }
 
 void CheckSameDType(const TensorView& a, const TensorView& b, std::string_view op,
                     std::string_view a_name, std::string_view b_name) {
-  LOOM_CHECK_TYPED(DTypeError, a.dtype == b.dtype, op, ": expected ", b_name, " to have the dtype of ",
-                   a_name, " (", ToString(a.dtype), ") but got ", ToString(b.dtype));
+  LOOM_CHECK_TYPED(DTypeError, a.dtype == b.dtype, op, ": expected ", b_name,
+                   " to have the dtype of ", a_name, " (", ToString(a.dtype), ") but got ",
+                   ToString(b.dtype));
 }
 
 int NormalizeAxis(int axis, int ndim, std::string_view op) {

@@ -19,7 +19,8 @@ struct Dims {
 
 Dims CheckShapes(const FullyConnectedParams& p, const TensorView& data, const TensorView& weight,
                  const TensorView& out) {
-  LOOM_CHECK_TYPED(ShapeError, data.shape.ndim() >= 1, kOp, ": expected data with at least one axis");
+  LOOM_CHECK_TYPED(ShapeError, data.shape.ndim() >= 1, kOp,
+                   ": expected data with at least one axis");
   Dims d;
   if (p.flatten) {
     d.rows = data.shape[0];
@@ -40,19 +41,20 @@ Dims CheckShapes(const FullyConnectedParams& p, const TensorView& data, const Te
 
 template <typename T>
 void AddBias(const T* bias, int64_t rows, int64_t h, T* out) {
-  ParallelFor(rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(h, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      T* row = out + r * h;
-      for (int64_t j = 0; j < h; ++j) row[j] += bias[j];
-    }
-  });
+  ParallelFor(rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(h, 1)),
+              [&](int64_t r0, int64_t r1) {
+                for (int64_t r = r0; r < r1; ++r) {
+                  T* row = out + r * h;
+                  for (int64_t j = 0; j < h; ++j) row[j] += bias[j];
+                }
+              });
 }
 
 }  // namespace
 
 void FullyConnectedForward(const FullyConnectedParams& p, const TensorView& data,
-                           const TensorView& weight, const TensorView* bias,
-                           const TensorView& out, OpReq req) {
+                           const TensorView& weight, const TensorView* bias, const TensorView& out,
+                           OpReq req) {
   if (req == OpReq::kNull) return;
   const Dims d = CheckShapes(p, data, weight, out);
   if (!p.no_bias) {

@@ -24,8 +24,8 @@ struct FullyConnectedParams {
 
 /// out (req) = data · weightᵀ + bias; bias is ignored (may be null) when p.no_bias.
 void FullyConnectedForward(const FullyConnectedParams& p, const TensorView& data,
-                           const TensorView& weight, const TensorView* bias,
-                           const TensorView& out, OpReq req);
+                           const TensorView& weight, const TensorView* bias, const TensorView& out,
+                           OpReq req);
 
 /// data_grad = out_grad · weight, weight_grad = out_gradᵀ · data, bias_grad = column sums of
 /// out_grad, each written as its req says (kNull skips it; bias_grad may be null then).

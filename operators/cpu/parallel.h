@@ -11,11 +11,11 @@
 // docs/kernels.md for how it relates to OpenBLAS and oneDNN).
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
-
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstdint>
 
 namespace loom::cpu {
 

@@ -79,15 +79,16 @@ void ExpectAllNear(const std::vector<A>& actual, const std::vector<B>& expected,
     const double e = static_cast<double>(expected[i]);
     const bool ok = std::abs(a - e) <= atol + rtol * std::abs(e);
     if (!ok && reported++ < 5) {
-      ADD_FAILURE() << what << "[" << i << "]: got " << a << " but expected " << e
-                    << " (rtol " << rtol << ", atol " << atol << ")";
+      ADD_FAILURE() << what << "[" << i << "]: got " << a << " but expected " << e << " (rtol "
+                    << rtol << ", atol " << atol << ")";
     }
   }
 }
 
 /// Checks `analytic` against the central finite difference of L = sum(head * forward()) with
 /// respect to each element of `x` (forward() must read x through a reference). float64 only.
-inline void ExpectGradientNear(const std::string& name, const std::function<std::vector<double>()>& forward,
+inline void ExpectGradientNear(const std::string& name,
+                               const std::function<std::vector<double>()>& forward,
                                std::vector<double>& x, const std::vector<double>& head,
                                const std::vector<double>& analytic, double eps = 1e-6,
                                double rtol = 1e-5, double atol = 1e-6) {
@@ -114,23 +115,26 @@ inline void ExpectGradientNear(const std::string& name, const std::function<std:
 
 /// Runs `run(req, outs)` with kWriteTo over garbage and with kAddTo over random values, and
 /// expects the second to equal the random values plus the first. `sizes` sizes the outputs.
-inline void ExpectAddToAccumulates(
-    const std::function<void(OpReq, std::vector<std::vector<double>>&)>& run,
-    const std::vector<size_t>& sizes, uint64_t seed = 7) {
+template <typename T = double>
+void ExpectAddToAccumulates(const std::function<void(OpReq, std::vector<std::vector<T>>&)>& run,
+                            const std::vector<size_t>& sizes, uint64_t seed = 7) {
   std::mt19937_64 rng(seed);
-  std::vector<std::vector<double>> written;
-  for (size_t n : sizes) written.emplace_back(n, 123.25);
+  std::vector<std::vector<T>> written;
+  for (size_t n : sizes) written.emplace_back(n, T(123.25));
   run(OpReq::kWriteTo, written);
-  std::vector<std::vector<double>> added, base;
+  std::vector<std::vector<T>> added, base;
   for (size_t n : sizes) {
-    base.push_back(RandomVector(n, rng));
+    base.push_back(Convert<T>(RandomVector(n, rng)));
     added.push_back(base.back());
   }
   run(OpReq::kAddTo, added);
+  const double tol = sizeof(T) == 8 ? 1e-12 : 1e-5;
   for (size_t o = 0; o < sizes.size(); ++o) {
     std::vector<double> expected(sizes[o]);
-    for (size_t i = 0; i < sizes[o]; ++i) expected[i] = base[o][i] + written[o][i];
-    ExpectAllNear(added[o], expected, 1e-12, 1e-12, "kAddTo output " + std::to_string(o));
+    for (size_t i = 0; i < sizes[o]; ++i) {
+      expected[i] = static_cast<double>(base[o][i]) + static_cast<double>(written[o][i]);
+    }
+    ExpectAllNear(added[o], expected, tol, tol, "kAddTo output " + std::to_string(o));
   }
 }
 

@@ -1,7 +1,6 @@
 // FullyConnected CPU kernels: fast (OpenBLAS) vs the naive reference, gradients vs finite
 // differences, req=kAddTo, and the GEMM partitioning over two threads.
 #include <gtest/gtest.h>
-
 #include <tbb/task_arena.h>
 
 #include "gradient_check.h"
@@ -41,8 +40,8 @@ void CheckAgainstReference(const Case& c, uint64_t seed) {
   int64_t rows, k;
   reference::FullyConnectedDims(c.p, c.data, &rows, &k);
   const int64_t h = c.p.num_hidden;
-  auto x = RandomVector(c.data.Size(), rng), w = RandomVector(h * k, rng),
-       b = RandomVector(h, rng), dy = RandomVector(rows * h, rng);
+  auto x = RandomVector(c.data.Size(), rng), w = RandomVector(h * k, rng), b = RandomVector(h, rng),
+       dy = RandomVector(rows * h, rng);
   std::vector<double> y_ref(rows * h), dx_ref(x.size()), dw_ref(w.size()), db_ref(h);
   reference::FullyConnectedForward(c.p, c.data, x.data(), w.data(), b.data(), y_ref.data());
   reference::FullyConnectedBackward(c.p, c.data, dy.data(), x.data(), w.data(), dx_ref.data(),
@@ -52,11 +51,11 @@ void CheckAgainstReference(const Case& c, uint64_t seed) {
        dyt = test::Convert<T>(dy);
   std::vector<T> y(rows * h), dx(x.size()), dw(w.size()), db(h);
   TensorView bias = View(bt, Shape{h}), bias_grad = View(db, Shape{h});
-  FullyConnectedForward(c.p, View(xt, c.data), View(wt, Shape{h, k}), &bias,
-                        View(y, OutShape(c)), OpReq::kWriteTo);
+  FullyConnectedForward(c.p, View(xt, c.data), View(wt, Shape{h, k}), &bias, View(y, OutShape(c)),
+                        OpReq::kWriteTo);
   FullyConnectedBackward(c.p, View(dyt, OutShape(c)), View(xt, c.data), View(wt, Shape{h, k}),
-                         View(dx, c.data), OpReq::kWriteTo, View(dw, Shape{h, k}),
-                         OpReq::kWriteTo, &bias_grad, OpReq::kWriteTo);
+                         View(dx, c.data), OpReq::kWriteTo, View(dw, Shape{h, k}), OpReq::kWriteTo,
+                         &bias_grad, OpReq::kWriteTo);
   const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
   ExpectAllNear(y, y_ref, tol, tol, "out");
   ExpectAllNear(dx, dx_ref, tol, tol, "data_grad");
@@ -85,8 +84,8 @@ TEST(KernelsFullyConnected, GradientsMatchFiniteDifferences) {
     auto forward = [&] {
       std::vector<double> y(rows * h);
       TensorView bias = View(b, Shape{h});
-      FullyConnectedForward(c.p, View(x, c.data), View(w, Shape{h, k}), &bias,
-                            View(y, OutShape(c)), OpReq::kWriteTo);
+      FullyConnectedForward(c.p, View(x, c.data), View(w, Shape{h, k}), &bias, View(y, OutShape(c)),
+                            OpReq::kWriteTo);
       return y;
     };
     std::vector<double> dx(x.size()), dw(w.size()), db(h);
@@ -106,7 +105,7 @@ TEST(KernelsFullyConnected, AddToAccumulates) {
   const Shape ds{4, 3, 2};
   auto x = RandomVector(24, rng), w = RandomVector(36, rng), b = RandomVector(6, rng),
        dy = RandomVector(24, rng);
-  test::ExpectAddToAccumulates(
+  test::ExpectAddToAccumulates<double>(
       [&](OpReq req, std::vector<std::vector<double>>& o) {
         TensorView bias = View(b, Shape{6}), bias_grad = View(o[3], Shape{6});
         FullyConnectedForward(p, View(x, ds), View(w, Shape{6, 6}), &bias, View(o[0], Shape{4, 6}),
@@ -129,8 +128,7 @@ TEST(KernelsFullyConnected, TwoThreadsMatchOne) {
   auto run = [&](int threads) {
     const int saved = KernelThreads();
     SetKernelThreads(threads);
-    std::vector<std::vector<float>> r = {std::vector<float>(70 * 300),
-                                         std::vector<float>(70 * 130),
+    std::vector<std::vector<float>> r = {std::vector<float>(70 * 300), std::vector<float>(70 * 130),
                                          std::vector<float>(300 * 130), std::vector<float>(300)};
     tbb::task_arena arena(threads);
     arena.execute([&] {

@@ -21,8 +21,8 @@ inline void FullyConnectedDims(const FullyConnectedParams& p, const Shape& data,
 }
 
 /// y[r][j] = sum_i x[r][i] * w[j][i] + b[j].
-inline void FullyConnectedForward(const FullyConnectedParams& p, const Shape& data,
-                                  const double* x, const double* w, const double* b, double* y) {
+inline void FullyConnectedForward(const FullyConnectedParams& p, const Shape& data, const double* x,
+                                  const double* w, const double* b, double* y) {
   int64_t rows, k;
   FullyConnectedDims(p, data, &rows, &k);
   for (int64_t r = 0; r < rows; ++r) {
