@@ -77,7 +77,7 @@ void ExpectAllNear(const std::vector<A>& actual, const std::vector<B>& expected,
   for (size_t i = 0; i < actual.size(); ++i) {
     const double a = static_cast<double>(actual[i]);
     const double e = static_cast<double>(expected[i]);
-    const bool ok = std::abs(a - e) <= atol + rtol * std::abs(e);
+    const bool ok = a == e || std::abs(a - e) <= atol + rtol * std::abs(e);
     if (!ok && reported++ < 5) {
       ADD_FAILURE() << what << "[" << i << "]: got " << a << " but expected " << e << " (rtol "
                     << rtol << ", atol " << atol << ")";
