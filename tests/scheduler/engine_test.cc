@@ -26,6 +26,10 @@ struct EngineConfig {
   int workers;
 };
 
+void PrintTo(const EngineConfig& config, std::ostream* os) {
+  *os << config.kind << " engine, " << config.workers << " workers";
+}
+
 std::string ConfigName(const ::testing::TestParamInfo<EngineConfig>& info) {
   return std::string(info.param.kind) + "_" + std::to_string(info.param.workers) + "workers";
 }
