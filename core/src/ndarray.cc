@@ -319,6 +319,26 @@ NDArray NDArray::Reshape(const Shape& shape) const {
   return view;
 }
 
+NDArray NDArray::View(const Shape& shape, DType dtype, size_t byte_offset) const {
+  CheckNotNone("view");
+  LOOM_CHECK_TYPED(DTypeError, IsValidDType(dtype), "cannot view an array as ", DTypeName(dtype));
+  for (int64_t d : shape) {
+    LOOM_CHECK_TYPED(ShapeError, d >= 0, "cannot view an array as shape ", shape.ToString(),
+                     ": expected dimensions >= 0");
+  }
+  const size_t bytes = static_cast<size_t>(shape.Size()) * DTypeSize(dtype);
+  const size_t block = chunk_->storage.size();
+  LOOM_CHECK_TYPED(ShapeError, byte_offset <= block && bytes <= block - byte_offset,
+                   "a view of shape ", shape.ToString(), " and dtype ", ToString(dtype), " (",
+                   bytes, " bytes) at byte offset ", byte_offset, " does not fit in a block of ",
+                   block, " bytes");
+  NDArray view = *this;
+  view.shape_ = shape;
+  view.dtype_ = dtype;
+  view.offset_ = byte_offset;
+  return view;
+}
+
 NDArray& NDArray::operator+=(const NDArray& other) {
   CheckOperands(*this, other, ArithOp::kAdd);
   PushBinary(ArithOp::kAdd, *this, other, *this);

@@ -223,6 +223,11 @@ OpSchema& OpSchema::Resources(ResourceFn fn) {
   return *this;
 }
 
+OpSchema& OpSchema::TempSpace(TempSpaceFn fn) {
+  temp_space_ = std::move(fn);
+  return *this;
+}
+
 std::string OpSchema::location() const { return file_ + ":" + std::to_string(line_); }
 
 void OpSchema::ParseParams(NodeAttrs* attrs) const {

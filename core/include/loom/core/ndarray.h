@@ -200,6 +200,10 @@ class NDArray {
   /// The same elements with another shape of equal size; one dimension may be -1 (inferred).
   /// @throws ShapeError naming both shapes when the sizes differ.
   NDArray Reshape(const Shape& shape) const;
+  /// A view of the same storage block at byte_offset (from the block's start) with any shape and
+  /// dtype that fit in the block; shares the engine variable (the executor's memory plan makes
+  /// every entry of one pooled chunk such a view). @throws ShapeError when it does not fit.
+  NDArray View(const Shape& shape, DType dtype, size_t byte_offset) const;
   /// @}
 
   /// @name In-place arithmetic (pushed). Operands need the same shape, dtype and context;

@@ -36,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -108,8 +109,13 @@ using SetInputVarAttrFn =
     std::function<void(const NodeAttrs& op_attrs, StrMap* var_dict, uint32_t input_index)>;
 /// Pairs (input index, output index) that may share memory.
 using InplaceFn = std::function<std::vector<std::pair<int, int>>(const NodeAttrs&)>;
-/// Gradient graph of a node: given the gradients of its outputs, entries for the gradients of its
-/// inputs (one per input, in order).
+/// Gradient graph of a node (the executor's contract, docs/executor.md): `out_grads` holds one
+/// entry per output of `node` (hidden outputs included; an output that receives no gradient gets a
+/// `_grad_zeros` entry of its shape). Returns exactly one entry per input, in input order, each
+/// with that input's shape and dtype; `NodeEntry{}` means a zero gradient (BlockGrad, labels), and
+/// entries at auxiliary-state positions are ignored. New nodes are ordinary operator nodes, usually
+/// `_backward_<Op>` made with loom::MakeBackwardNode (loom/core/gradient.h): the forward node's
+/// attributes (dict and parsed parameters), name `<node>_backward`, control_deps[0] = node.
 using GradientFn = std::function<std::vector<NodeEntry>(const NodePtr& node,
                                                         const std::vector<NodeEntry>& out_grads)>;
 
@@ -117,6 +123,11 @@ using GradientFn = std::function<std::vector<NodeEntry>(const NodePtr& node,
 enum class ResourceKind : uint8_t { kTempSpace = 0, kRandom, kCount };
 const char* ToString(ResourceKind kind);
 using ResourceFn = std::function<std::vector<ResourceKind>(const NodeAttrs&)>;
+/// Bytes of scratch memory (ResourceKind::kTempSpace) a node's kernel needs, from its attributes
+/// and its inputs' and outputs' shapes and dtypes, as known when the executor binds.
+using TempSpaceFn =
+    std::function<size_t(const NodeAttrs& attrs, std::span<const Shape> in_shapes,
+                         std::span<const DType> in_types, std::span<const Shape> out_shapes)>;
 
 /// Every input, output and output the same shape (unknown values filled from known ones).
 void ElemwiseShape(ShapeContext& ctx);
@@ -165,6 +176,8 @@ class OpSchema {
   OpSchema& Gradient(GradientFn fn);
   OpSchema& InplaceOptions(InplaceFn fn);
   OpSchema& Resources(ResourceFn fn);
+  /// How much temp space the kernel needs; required when Resources asks for kTempSpace.
+  OpSchema& TempSpace(TempSpaceFn fn);
   /// A compute kernel for one device type; the executor defines the function type it stores and
   /// reads back with kernel<Fn>().
   template <typename Fn>
@@ -202,6 +215,7 @@ class OpSchema {
   const GradientFn& gradient() const { return gradient_; }
   const InplaceFn& inplace_options() const { return inplace_; }
   const ResourceFn& resources() const { return resources_; }
+  const TempSpaceFn& temp_space() const { return temp_space_; }
   template <typename Fn>
   const Fn* kernel(DeviceType device) const {
     return std::any_cast<Fn>(&kernels_[static_cast<size_t>(device)]);
@@ -231,6 +245,7 @@ class OpSchema {
   GradientFn gradient_;
   InplaceFn inplace_;
   ResourceFn resources_;
+  TempSpaceFn temp_space_;
   std::array<std::any, static_cast<size_t>(DeviceType::kCount)> kernels_;
 };
 

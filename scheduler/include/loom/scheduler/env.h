@@ -19,6 +19,11 @@ inline constexpr const char* kCpuPriorityThreads = "LOOM_CPU_PRIORITY_NTHREADS";
 inline constexpr const char* kGpuComputeStreams = "LOOM_GPU_WORKER_NSTREAMS";
 /// Path of a Chrome trace (chrome://tracing, Perfetto) written when the engine shuts down.
 inline constexpr const char* kProfile = "LOOM_PROFILE";
+/// Nodes per bulk segment of a bound executor (default 15; 0 or 1 = one engine operation per node).
+inline constexpr const char* kExecBulkSize = "LOOM_EXEC_BULK_SIZE";
+/// "1": executors check every float output for NaN/Inf and fail naming the first node that
+/// produces one.
+inline constexpr const char* kCheckNan = "LOOM_CHECK_NAN";
 
 /// The variable's value, or fallback when unset or empty.
 std::string GetString(const char* name, const std::string& fallback);
