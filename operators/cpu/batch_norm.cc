@@ -1,0 +1,173 @@
+#include "operators/cpu/batch_norm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "operators/cpu/common.h"
+#include "operators/cpu/parallel.h"
+
+namespace loom::cpu {
+namespace {
+
+constexpr std::string_view kOp = "BatchNorm";
+
+struct Layout {
+  AxisSplit s;  // (outer, C, inner)
+  int64_t Count() const { return s.outer * s.inner; }
+  int64_t Grain() const { return std::max<int64_t>(1, 32768 / std::max<int64_t>(Count(), 1)); }
+};
+
+Layout Check(const BatchNormParams& p, const TensorView& data,
+             std::initializer_list<std::pair<const TensorView*, const char*>> per_channel) {
+  const int axis = NormalizeAxis(p.axis, data.shape.ndim(), kOp);
+  Layout l{SplitAt(data.shape, axis)};
+  for (const auto& [t, name] : per_channel) {
+    CheckSize(*t, l.s.n, kOp, name);
+    CheckSameDType(data, *t, kOp, "data", name);
+  }
+  return l;
+}
+
+// Calls f(pointer to the channel's run, run length) for each of channel c's `outer` runs.
+template <typename T, typename F>
+void ForChannel(T* base, const Layout& l, int64_t c, F&& f) {
+  for (int64_t o = 0; o < l.s.outer; ++o) f(base + (o * l.s.n + c) * l.s.inner, l.s.inner);
+}
+
+}  // namespace
+
+void BatchNormForward(const BatchNormParams& p, bool is_train, const TensorView& data,
+                      const TensorView& gamma, const TensorView& beta,
+                      const TensorView& moving_mean, const TensorView& moving_var,
+                      const TensorView& out, OpReq req, const TensorView& mean,
+                      const TensorView& var) {
+  const Layout l = Check(p, data,
+                         {{&gamma, "gamma"},
+                          {&beta, "beta"},
+                          {&moving_mean, "moving_mean"},
+                          {&moving_var, "moving_var"},
+                          {&mean, "mean"},
+                          {&var, "var"}});
+  CheckSameShape(data, out, kOp, "data", "out");
+  CheckSameDType(data, out, kOp, "data", "out");
+  const bool batch_stats = is_train && !p.use_global_stats;
+  DispatchFloat(data.dtype, kOp, [&]<typename T>(Tag<T>) {
+    const T* x = data.data<T>();
+    T* y = out.data<T>();
+    const T* g = gamma.data<T>();
+    const T* b = beta.data<T>();
+    T* mm = moving_mean.data<T>();
+    T* mv = moving_var.data<T>();
+    T* mu = mean.data<T>();
+    T* sigma2 = var.data<T>();
+    const double count = static_cast<double>(l.Count());
+    ParallelFor(l.s.n, l.Grain(), [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double m, v;
+        if (batch_stats) {
+          // Two passes (mean, then squared deviations) in double: stable for large means.
+          double sum = 0;
+          ForChannel(x, l, c, [&](const T* run, int64_t n) {
+            for (int64_t i = 0; i < n; ++i) sum += run[i];
+          });
+          m = count > 0 ? sum / count : 0.0;
+          double sq = 0;
+          ForChannel(x, l, c, [&](const T* run, int64_t n) {
+            for (int64_t i = 0; i < n; ++i) {
+              const double d = run[i] - m;
+              sq += d * d;
+            }
+          });
+          v = count > 0 ? sq / count : 0.0;
+          mm[c] = static_cast<T>(mm[c] * p.momentum + m * (1 - p.momentum));
+          mv[c] = static_cast<T>(mv[c] * p.momentum + v * (1 - p.momentum));
+        } else {
+          m = mm[c];
+          v = mv[c];
+        }
+        mu[c] = static_cast<T>(m);
+        sigma2[c] = static_cast<T>(v);
+        if (req == OpReq::kNull) continue;
+        const double scale = (p.fix_gamma ? 1.0 : static_cast<double>(g[c])) / std::sqrt(v + p.eps);
+        const T a = static_cast<T>(scale), shift = static_cast<T>(b[c] - m * scale);
+        for (int64_t o = 0; o < l.s.outer; ++o) {
+          const int64_t base = (o * l.s.n + c) * l.s.inner;
+          const T* xr = x + base;
+          T* yr = y + base;
+          if (req == OpReq::kAddTo) {
+            for (int64_t i = 0; i < l.s.inner; ++i) yr[i] += xr[i] * a + shift;
+          } else {
+            for (int64_t i = 0; i < l.s.inner; ++i) yr[i] = xr[i] * a + shift;
+          }
+        }
+      }
+    });
+  });
+}
+
+void BatchNormBackward(const BatchNormParams& p, bool is_train, const TensorView& out_grad,
+                       const TensorView& data, const TensorView& gamma, const TensorView& mean,
+                       const TensorView& var, const TensorView& data_grad, OpReq data_req,
+                       const TensorView& gamma_grad, OpReq gamma_req, const TensorView& beta_grad,
+                       OpReq beta_req) {
+  const Layout l = Check(p, data, {{&gamma, "gamma"}, {&mean, "mean"}, {&var, "var"}});
+  CheckSameShape(data, out_grad, kOp, "data", "out_grad");
+  CheckSameDType(data, out_grad, kOp, "data", "out_grad");
+  if (data_req != OpReq::kNull) CheckSameShape(data, data_grad, kOp, "data", "data_grad");
+  if (gamma_req != OpReq::kNull) CheckSize(gamma_grad, l.s.n, kOp, "gamma_grad");
+  if (beta_req != OpReq::kNull) CheckSize(beta_grad, l.s.n, kOp, "beta_grad");
+  const bool batch_stats = is_train && !p.use_global_stats;
+  DispatchFloat(data.dtype, kOp, [&]<typename T>(Tag<T>) {
+    const T* x = data.data<T>();
+    const T* dy = out_grad.data<T>();
+    const T* g = gamma.data<T>();
+    const T* mu = mean.data<T>();
+    const T* sigma2 = var.data<T>();
+    const double count = static_cast<double>(l.Count());
+    ParallelFor(l.s.n, l.Grain(), [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const double m = mu[c];
+        const double inv_std = 1.0 / std::sqrt(static_cast<double>(sigma2[c]) + p.eps);
+        const double gc = p.fix_gamma ? 1.0 : static_cast<double>(g[c]);
+        // sum(dy) and sum(dy * xhat) over the channel.
+        double sum_dy = 0, sum_dy_xhat = 0;
+        ForChannel(x, l, c, [&](const T* run, int64_t n) {
+          const T* g_run = dy + (run - x);
+          for (int64_t i = 0; i < n; ++i) {
+            sum_dy += g_run[i];
+            sum_dy_xhat += g_run[i] * ((run[i] - m) * inv_std);
+          }
+        });
+        if (gamma_req != OpReq::kNull) {
+          Assign(gamma_req, gamma_grad.data<T>()[c],
+                 static_cast<T>(p.fix_gamma ? 0.0 : sum_dy_xhat));
+        }
+        if (beta_req != OpReq::kNull)
+          Assign(beta_req, beta_grad.data<T>()[c], static_cast<T>(sum_dy));
+        if (data_req == OpReq::kNull) continue;
+        // Batch statistics: dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat)); fixed
+        // statistics: dx = gamma inv_std dy.
+        const double k = gc * inv_std;
+        const double mean_dy = batch_stats && count > 0 ? sum_dy / count : 0.0;
+        const double mean_dy_xhat = batch_stats && count > 0 ? sum_dy_xhat / count : 0.0;
+        const T a = static_cast<T>(k), b = static_cast<T>(-k * mean_dy);
+        const T cx = static_cast<T>(-k * mean_dy_xhat * inv_std);
+        const T mt = static_cast<T>(m);
+        T* dx = data_grad.data<T>();
+        for (int64_t o = 0; o < l.s.outer; ++o) {
+          const int64_t base = (o * l.s.n + c) * l.s.inner;
+          const T* xr = x + base;
+          const T* gr = dy + base;
+          T* dr = dx + base;
+          if (data_req == OpReq::kAddTo) {
+            for (int64_t i = 0; i < l.s.inner; ++i) dr[i] += a * gr[i] + b + cx * (xr[i] - mt);
+          } else {
+            for (int64_t i = 0; i < l.s.inner; ++i) dr[i] = a * gr[i] + b + cx * (xr[i] - mt);
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace loom::cpu
