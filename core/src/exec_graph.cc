@@ -234,7 +234,7 @@ ExecGraph BuildExecGraph(const ExecGraphSpec& spec) {
     }
   }
 
-  Placement placement = PlaceDevices(spec, outputs, arg_nodes, aux_nodes, grad_output);
+  Placement placement = PlaceDevices(spec, outputs, arg_nodes, aux_nodes, head_grads, grad_output);
   eg.outputs = std::move(placement.outputs);
   eg.idx = std::make_unique<IndexedGraph>(eg.outputs);
   const IndexedGraph& g = *eg.idx;

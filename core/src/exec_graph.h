@@ -80,10 +80,11 @@ struct Placement {
   std::unordered_map<const Node*, Context> device;
   std::unordered_set<const Node*> copies;
 };
-/// grad_output: per argument, the index in outputs of its gradient entry, or -1.
+/// head_grads: the head-gradient variables of outputs[0..]; grad_output: per argument, the index
+/// in outputs of its gradient entry, or -1.
 Placement PlaceDevices(const ExecGraphSpec& spec, const std::vector<NodeEntry>& outputs,
                        const std::vector<NodePtr>& arg_nodes, const std::vector<NodePtr>& aux_nodes,
-                       const std::vector<int>& grad_output);
+                       const std::vector<NodePtr>& head_grads, const std::vector<int>& grad_output);
 /// The device SimpleBind allocates a variable's array on: its group's, else fallback.
 Context ArrayDevice(const Node& var, const ContextMap& group2ctx, Context fallback);
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <unordered_map>
 
 #include "exec_graph.h"
 #include "grad_ops.h"
@@ -42,6 +43,7 @@ Context ArrayDevice(const Node& var, const ContextMap& group2ctx, Context fallba
 
 Placement PlaceDevices(const ExecGraphSpec& spec, const std::vector<NodeEntry>& outputs,
                        const std::vector<NodePtr>& arg_nodes, const std::vector<NodePtr>& aux_nodes,
+                       const std::vector<NodePtr>& head_grads,
                        const std::vector<int>& grad_output) {
   Placement p;
   p.outputs = outputs;
@@ -63,9 +65,19 @@ Placement PlaceDevices(const ExecGraphSpec& spec, const std::vector<NodeEntry>& 
         spec.aux_ctx.empty() ? ArrayDevice(*aux_nodes[i], group2ctx, spec.ctx) : spec.aux_ctx[i];
   }
   // Forward sweep: the group's device, else a backward node's forward node's, else the first
-  // placed input's.
+  // placed input's. Head gradients live with their outputs (placed before them: forward nodes
+  // come first in topo).
+  std::unordered_map<const Node*, const Node*> head_output;
+  for (size_t i = 0; i < head_grads.size(); ++i) {
+    head_output.emplace(head_grads[i].get(), outputs[i].node.get());
+  }
   for (const NodePtr& n : topo) {
-    if (n->is_variable() || device.count(n.get())) continue;
+    if (device.count(n.get())) continue;
+    if (auto it = head_output.find(n.get()); it != head_output.end()) {
+      device[n.get()] = device.at(it->second);
+      continue;
+    }
+    if (n->is_variable()) continue;
     if (auto dev = GroupDevice(*n, group2ctx)) {
       device[n.get()] = *dev;
       continue;
