@@ -1,0 +1,102 @@
+// Axis permutations: transpose (any permutation) and SwapAxis (exchange two axes).
+#include <algorithm>
+
+#include "shape_util.h"
+
+namespace loom::ops {
+namespace {
+
+struct TransposeParam {
+  Shape axes;
+  static void Declare(ParamDeclarer<TransposeParam>& d) {
+    d("axes", &TransposeParam::axes)
+        .Default(Shape{})
+        .Describe("The permutation: output axis i is input axis axes[i] (default: reversed).");
+    d.Validate([](TransposeParam& p) {
+      std::vector<int64_t> sorted = p.axes.dims();
+      std::sort(sorted.begin(), sorted.end());
+      for (size_t i = 0; i < sorted.size(); ++i) {
+        LOOM_CHECK(sorted[i] == static_cast<int64_t>(i), "parameter 'axes': expected a "
+                   "permutation of 0..", sorted.size() - 1, " but got ", FormatParam(p.axes));
+      }
+    });
+  }
+};
+
+// perm[i] = the input axis that becomes output axis i.
+void Permute(ShapeContext& ctx, const std::vector<int>& perm) {
+  const Shape& data = ctx.in(0);
+  const int n = static_cast<int>(perm.size());
+  Shape out = UnknownShape(n);
+  if (data.ndim() > 0) {
+    for (int i = 0; i < n; ++i) out[i] = data[perm[i]];
+    ctx.SetOut(0, out, "data " + Str(data));
+  }
+  const Shape& o = ctx.out(0);
+  if (o.ndim() == 0) return;
+  if (o.ndim() != n) {
+    ctx.Fail("output has shape " + Str(o) + " but expected " + std::to_string(n) + " dimensions");
+  }
+  Shape back = UnknownShape(n);
+  for (int i = 0; i < n; ++i) back[perm[i]] = o[i];
+  ctx.SetIn(0, back, "the output shape " + Str(o));
+}
+
+void TransposeShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<TransposeParam>();
+  const int n = std::max(ctx.in(0).ndim(), ctx.out(0).ndim());
+  if (n == 0) return;
+  std::vector<int> perm(n);
+  if (p.axes.ndim() == 0) {
+    for (int i = 0; i < n; ++i) perm[i] = n - 1 - i;
+  } else {
+    if (p.axes.ndim() != n) {
+      ctx.Fail("parameter axes=" + FormatParam(p.axes) + " permutes " +
+               std::to_string(p.axes.ndim()) + " axes but the data has " + std::to_string(n) +
+               " (" + ctx.DescribeInput(0) + " " + Str(ctx.in(0)) + ")");
+    }
+    for (int i = 0; i < n; ++i) perm[i] = static_cast<int>(p.axes[i]);
+  }
+  Permute(ctx, perm);
+}
+
+LOOM_REGISTER_OP(transpose)
+    .Describe(R"(Permutes the axes: output axis i is input axis axes[i]; without axes the order
+is reversed. Example: data (0,3,224,224) with axes (0,3,2,1) gives (0,224,224,3).)")
+    .Params<TransposeParam>()
+    .Inputs({"data"})
+    .InferShape(TransposeShape)
+    .InferType(ElemwiseType);
+
+struct SwapAxisParam {
+  int64_t dim1 = 0;
+  int64_t dim2 = 0;
+  static void Declare(ParamDeclarer<SwapAxisParam>& d) {
+    d("dim1", &SwapAxisParam::dim1).Default(0).Describe("The first axis (negative from the end).");
+    d("dim2", &SwapAxisParam::dim2).Default(0).Describe("The second axis.");
+  }
+};
+
+void SwapAxisShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<SwapAxisParam>();
+  const Shape& any = ctx.in(0).ndim() > 0 ? ctx.in(0) : ctx.out(0);
+  const int n = any.ndim();
+  if (n == 0) return;
+  const int a = NormalizeAxis(ctx, p.dim1, any, "dim1");
+  const int b = NormalizeAxis(ctx, p.dim2, any, "dim2");
+  std::vector<int> perm(n);
+  for (int i = 0; i < n; ++i) perm[i] = i;
+  std::swap(perm[a], perm[b]);
+  Permute(ctx, perm);
+}
+
+LOOM_REGISTER_OP(SwapAxis)
+    .Alias("swapaxes")
+    .Describe("Exchanges axes dim1 and dim2: data (2,3,4) with dim1=0, dim2=2 gives (4,3,2).")
+    .Params<SwapAxisParam>()
+    .Inputs({"data"})
+    .InferShape(SwapAxisShape)
+    .InferType(ElemwiseType);
+
+}  // namespace
+}  // namespace loom::ops
