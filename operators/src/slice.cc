@@ -1,0 +1,120 @@
+// slice (alias crop) and slice_axis: sub-ranges of an array along its axes.
+#include "shape_util.h"
+
+namespace loom::ops {
+namespace {
+
+using OptionalInts = std::vector<std::optional<int64_t>>;
+
+struct SliceParam {
+  OptionalInts begin, end, step;
+  static void Declare(ParamDeclarer<SliceParam>& d) {
+    d("begin", &SliceParam::begin)
+        .Describe("Start index per leading axis (None: from the start, or the end if step < 0).");
+    d("end", &SliceParam::end)
+        .Describe("End index (exclusive) per leading axis (None: to the end).");
+    d("step", &SliceParam::step)
+        .Default(OptionalInts{})
+        .Describe("Step per leading axis (None or empty: 1; negative walks backwards).");
+    d.Validate([](SliceParam& p) {
+      LOOM_CHECK(p.begin.size() == p.end.size(), "expected begin and end of the same length but "
+                 "got begin ", detail::ParamTraits<OptionalInts>::Format(p.begin), " and end ",
+                 detail::ParamTraits<OptionalInts>::Format(p.end));
+      LOOM_CHECK(p.step.empty() || p.step.size() == p.begin.size(),
+                 "expected step of the same length as begin but got begin ",
+                 detail::ParamTraits<OptionalInts>::Format(p.begin), " and step ",
+                 detail::ParamTraits<OptionalInts>::Format(p.step));
+      for (size_t i = 0; i < p.step.size(); ++i) {
+        LOOM_CHECK(p.step[i].value_or(1) != 0, "parameter 'step': step[", i,
+                   "] cannot be 0");
+      }
+    });
+  }
+};
+
+// The number of elements of range(begin, end, step) over an axis of `len` (> 0) elements,
+// with Python's clamping of out-of-range indices.
+int64_t SliceLength(int64_t len, std::optional<int64_t> begin, std::optional<int64_t> end,
+                    int64_t step) {
+  int64_t b = begin.value_or(step < 0 ? len - 1 : 0);
+  int64_t e = end.value_or(step < 0 ? -1 : len);
+  if (b < 0) b += len;
+  if (end && e < 0) e += len;
+  if (b < 0 && step > 0) b = 0;
+  if (b > len - 1 && step < 0) b = len - 1;
+  if (b < 0 || b > len - 1) return 0;
+  e = std::min(std::max(e, int64_t{-1}), len);
+  if (step > 0) return e > b ? (e - b - 1) / step + 1 : 0;
+  return e < b ? (b - e - 1) / (-step) + 1 : 0;
+}
+
+void SliceShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<SliceParam>();
+  const Shape& data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  if (static_cast<int>(p.begin.size()) > data.ndim()) {
+    ctx.Fail("slices " + std::to_string(p.begin.size()) + " axes but " + ctx.DescribeInput(0) +
+             " " + Str(data) + " has only " + std::to_string(data.ndim()));
+  }
+  Shape out = data;
+  for (size_t i = 0; i < p.begin.size(); ++i) {
+    const int64_t len = data[static_cast<int>(i)];
+    const int64_t step = p.step.empty() ? 1 : p.step[i].value_or(1);
+    out[static_cast<int>(i)] = len == 0 ? 0 : SliceLength(len, p.begin[i], p.end[i], step);
+  }
+  ctx.SetOut(0, out, "data " + Str(data));
+}
+
+LOOM_REGISTER_OP(slice)
+    .Alias("crop")
+    .Describe(R"(Takes data[begin:end:step] along the leading len(begin) axes, with Python's
+rules: None for defaults, negative indices from the end, out-of-range indices clamped, negative
+steps walking backwards. Example: data (3,4,5), begin (0,1), end (2,3) gives (2,2,5).)")
+    .Params<SliceParam>()
+    .Inputs({"data"})
+    .InferShape(SliceShape)
+    .InferType(ElemwiseType);
+
+struct SliceAxisParam {
+  int64_t axis = 0;
+  int64_t begin = 0;
+  std::optional<int64_t> end;
+  static void Declare(ParamDeclarer<SliceAxisParam>& d) {
+    d("axis", &SliceAxisParam::axis).Describe("The axis to slice (negative from the end).");
+    d("begin", &SliceAxisParam::begin).Describe("Start index (negative from the end).");
+    d("end", &SliceAxisParam::end)
+        .Describe("End index, exclusive (negative from the end; None: the axis' end).");
+  }
+};
+
+void SliceAxisShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<SliceAxisParam>();
+  const Shape& data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  const int axis = NormalizeAxis(ctx, p.axis, data);
+  const int64_t len = data[axis];
+  Shape out = data;
+  if (len != 0) {
+    const int64_t b = p.begin < 0 ? p.begin + len : p.begin;
+    int64_t e = p.end.value_or(len);
+    if (e < 0) e += len;
+    if (b < 0 || e > len || b >= e) {
+      ctx.Fail("expected 0 <= begin < end <= " + std::to_string(len) + " along axis " +
+               std::to_string(axis) + " of data " + Str(data) + " but got begin=" +
+               std::to_string(p.begin) + ", end=" + detail::ParamTraits<std::optional<int64_t>>::Format(p.end));
+    }
+    out[axis] = e - b;
+  }
+  ctx.SetOut(0, out, "data " + Str(data));
+}
+
+LOOM_REGISTER_OP(slice_axis)
+    .Describe(R"(Takes data[begin:end] along one axis: data (3,4,5), axis 1, begin 1, end 3
+gives (3,2,5). Indices may be negative (from the end); end None is the axis' end.)")
+    .Params<SliceAxisParam>()
+    .Inputs({"data"})
+    .InferShape(SliceAxisShape)
+    .InferType(ElemwiseType);
+
+}  // namespace
+}  // namespace loom::ops
