@@ -1,0 +1,162 @@
+// Index-driven operators: Embedding, one_hot, pick, batch_take.
+#include "shape_util.h"
+
+namespace loom::ops {
+namespace {
+
+// Output = indices' shape + (n,): fills either side from the other.
+void AppendAxisShape(ShapeContext& ctx, int64_t n, const std::string& why) {
+  const Shape& idx = ctx.in(0);
+  if (idx.ndim() > 0) {
+    Shape out = idx;
+    out.push_back(n);
+    ctx.SetOut(0, out, Str(idx) + " and " + why);
+  }
+  const Shape& o = ctx.out(0);
+  if (o.ndim() == 0) return;
+  if (o.ndim() < 2 || (o[o.ndim() - 1] != 0 && o[o.ndim() - 1] != n)) {
+    ctx.Fail("output has shape " + Str(o) + " but expected (..., " + std::to_string(n) +
+             ") from " + why);
+  }
+  ctx.SetIn(0, Shape(std::vector<int64_t>(o.begin(), o.end() - 1)), "the output shape " + Str(o));
+}
+
+// ---- Embedding ----
+
+struct EmbeddingParam {
+  int64_t input_dim = 0;
+  int64_t output_dim = 0;
+  DType dtype = DType::kFloat32;
+  bool sparse_grad = false;
+  static void Declare(ParamDeclarer<EmbeddingParam>& d) {
+    using P = EmbeddingParam;
+    d("input_dim", &P::input_dim).Min(1).Describe("Vocabulary size (rows of the weight).");
+    d("output_dim", &P::output_dim).Min(1).Describe("Embedding size (columns of the weight).");
+    d("dtype", &P::dtype).Default(DType::kFloat32).Describe("dtype of the weight and output.");
+    d("sparse_grad", &P::sparse_grad)
+        .Default(false)
+        .Describe("Row-sparse weight gradient (computed densely by Loom).");
+  }
+};
+
+void EmbeddingShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<EmbeddingParam>();
+  ctx.SetIn(1, Shape{p.input_dim, p.output_dim},
+            "input_dim=" + std::to_string(p.input_dim) + ", output_dim=" +
+                std::to_string(p.output_dim));
+  AppendAxisShape(ctx, p.output_dim, "output_dim=" + std::to_string(p.output_dim));
+}
+
+// Weight and output share a dtype: a given one, else `dtype`. The indices' dtype is free.
+void EmbeddingType(TypeContext& ctx) {
+  const auto& p = ctx.param<EmbeddingParam>();
+  ctx.SetIn(1, ctx.out(0));
+  ctx.SetOut(0, ctx.in(1));
+  const DType t = ctx.in(1) != DType::kUnknown ? ctx.in(1) : p.dtype;
+  ctx.SetIn(1, t, "parameter dtype");
+  ctx.SetOut(0, t, "the weight's dtype");
+}
+
+LOOM_REGISTER_OP(Embedding)
+    .Describe(R"(Looks up rows of weight (input_dim, output_dim) by the indices in data (held as
+floats or integers): the output is data.shape + (output_dim,).)")
+    .Params<EmbeddingParam>()
+    .Inputs({"data", "weight"})
+    .InferShape(EmbeddingShape)
+    .InferType(EmbeddingType);
+
+// ---- one_hot ----
+
+struct OneHotParam {
+  int64_t depth = 0;
+  double on_value = 1;
+  double off_value = 0;
+  DType dtype = DType::kFloat32;
+  static void Declare(ParamDeclarer<OneHotParam>& d) {
+    using P = OneHotParam;
+    d("depth", &P::depth).Min(0).Describe("Length of each one-hot vector.");
+    d("on_value", &P::on_value).Default(1).Describe("Value at the index.");
+    d("off_value", &P::off_value).Default(0).Describe("Value elsewhere.");
+    d("dtype", &P::dtype).Default(DType::kFloat32).Describe("dtype of the output.");
+  }
+};
+
+LOOM_REGISTER_OP(one_hot)
+    .Describe(R"(One-hot encoding: output indices.shape + (depth,), on_value at each index and
+off_value elsewhere (indices out of range give all off_value), with dtype `dtype`.)")
+    .Params<OneHotParam>()
+    .Inputs({"indices"})
+    .InferShape([](ShapeContext& ctx) {
+      const auto& p = ctx.param<OneHotParam>();
+      AppendAxisShape(ctx, p.depth, "depth=" + std::to_string(p.depth));
+    })
+    .InferType([](TypeContext& ctx) {
+      ctx.SetOut(0, ctx.param<OneHotParam>().dtype, "parameter dtype");
+    });
+
+// ---- pick ----
+
+struct PickParam {
+  enum class Mode { kClip, kWrap };
+  std::optional<int64_t> axis = -1;
+  bool keepdims = false;
+  Mode mode = Mode::kClip;
+  static void Declare(ParamDeclarer<PickParam>& d) {
+    d("axis", &PickParam::axis)
+        .Default(int64_t{-1})
+        .Describe("The axis to pick along (negative from the end).");
+    d("keepdims", &PickParam::keepdims).Default(false).Describe("Keep the axis with size 1.");
+    d("mode", &PickParam::mode)
+        .Default(Mode::kClip)
+        .Enum<Mode>({{"clip", Mode::kClip}, {"wrap", Mode::kWrap}})
+        .Describe("Out-of-range indices: clip to the ends or wrap around.");
+    d.Validate([](PickParam& p) {
+      LOOM_CHECK(p.axis.has_value(), "parameter 'axis': pick needs an axis but got None");
+    });
+  }
+};
+
+void PickShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<PickParam>();
+  const Shape& data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  const int axis = NormalizeAxis(ctx, *p.axis, data);
+  // The index has the data's shape without `axis`; the output too, or keeps it as 1.
+  Shape index, out;
+  for (int i = 0; i < data.ndim(); ++i) {
+    if (i != axis) {
+      index.push_back(data[i]);
+      out.push_back(data[i]);
+    } else if (p.keepdims) {
+      out.push_back(1);
+    }
+  }
+  if (index.ndim() == 0) index.push_back(1);
+  if (out.ndim() == 0) out.push_back(1);
+  ctx.SetOut(0, out, "data " + Str(data));
+  ctx.SetIn(1, index, "data " + Str(data) + " without axis " + std::to_string(axis));
+}
+
+LOOM_REGISTER_OP(pick)
+    .Describe(R"(Picks one element along `axis` per position: out[i, k] = data[i, index[i, k], k].
+index has the data's shape without `axis`; so has the output, which keeps the axis with size 1
+with keepdims. Example: data (0,3,3), index (0,3), axis 1 gives (0,3).)")
+    .Params<PickParam>()
+    .Inputs({"data", "index"})
+    .InferShape(PickShape)
+    .InferType(FirstInputType);
+
+// ---- batch_take ----
+
+LOOM_REGISTER_OP(batch_take)
+    .Describe(R"(Takes one element per row: out[i] = a[i, indices[i]] for a (N, K) and indices
+(N,). Deprecated in MXNet in favour of pick.)")
+    .Inputs({"a", "indices"})
+    .InferShape([](ShapeContext& ctx) {
+      ctx.SetOut(0, ctx.in(1), "indices");
+      ctx.SetIn(1, ctx.out(0), "the output shape");
+    })
+    .InferType(FirstInputType);
+
+}  // namespace
+}  // namespace loom::ops
