@@ -1,0 +1,183 @@
+// RNN: fused multi-layer (bidirectional) vanilla RNN, LSTM or GRU over a time-major sequence.
+#include "shape_util.h"
+
+namespace loom::ops {
+namespace {
+
+struct RNNParam {
+  enum class Mode { kRnnRelu, kRnnTanh, kLstm, kGru };
+  int64_t state_size = 0;
+  int64_t num_layers = 0;
+  bool bidirectional = false;
+  Mode mode = Mode::kLstm;
+  float p = 0;
+  bool state_outputs = false;
+  std::optional<int64_t> projection_size;
+  std::optional<double> lstm_state_clip_min, lstm_state_clip_max;
+  bool lstm_state_clip_nan = false;
+  bool use_sequence_length = false;
+
+  static void Declare(ParamDeclarer<RNNParam>& d) {
+    using P = RNNParam;
+    d("state_size", &P::state_size).Min(1).Describe("Size of the hidden state.");
+    d("num_layers", &P::num_layers).Min(1).Describe("Number of stacked layers.");
+    d("bidirectional", &P::bidirectional)
+        .Default(false)
+        .Describe("Also run each layer backwards in time and concatenate.");
+    d("mode", &P::mode)
+        .Enum<Mode>({{"rnn_relu", Mode::kRnnRelu},
+                     {"rnn_tanh", Mode::kRnnTanh},
+                     {"lstm", Mode::kLstm},
+                     {"gru", Mode::kGru}})
+        .Describe("The cell: vanilla RNN with relu or tanh, LSTM or GRU.");
+    d("p", &P::p).Default(0).Min(0).Max(1).Describe("Dropout probability between layers.");
+    d("state_outputs", &P::state_outputs)
+        .Default(false)
+        .Describe("Also output the final states (state_output, and statecell_output for LSTM).");
+    d("projection_size", &P::projection_size)
+        .Default(std::nullopt)
+        .Min(1)
+        .Describe("LSTM with a projection of the hidden state to this size (LSTMP).");
+    d("lstm_state_clip_min", &P::lstm_state_clip_min)
+        .Default(std::nullopt)
+        .Describe("Minimum of the LSTM cell state (clipping off unless both bounds are set).");
+    d("lstm_state_clip_max", &P::lstm_state_clip_max)
+        .Default(std::nullopt)
+        .Describe("Maximum of the LSTM cell state.");
+    d("lstm_state_clip_nan", &P::lstm_state_clip_nan)
+        .Default(false)
+        .Describe("Clip NaN cell states to the bounds instead of propagating them.");
+    d("use_sequence_length", &P::use_sequence_length)
+        .Default(false)
+        .Describe("Take an input sequence_length (N,) with each sequence's valid length.");
+  }
+
+  int64_t directions() const { return bidirectional ? 2 : 1; }
+  int64_t gates() const {
+    switch (mode) {
+      case Mode::kLstm:
+        return 4;
+      case Mode::kGru:
+        return 3;
+      default:
+        return 1;
+    }
+  }
+  // Size of the state passed between steps: the projection when there is one.
+  int64_t hidden_size() const { return projection_size.value_or(state_size); }
+  // Length of the flat parameter vector for input size `input` (MXNet's GetRnnParamSize):
+  // per layer and direction, input and recurrent weights for every gate, two biases, and the
+  // projection matrix when there is one.
+  int64_t ParamSize(int64_t input) const {
+    const int64_t d = directions(), h = hidden_size();
+    const int64_t g = state_size * gates() * d;
+    int64_t size = (input + h + 2) * g + (num_layers - 1) * (h * d + h + 2) * g;
+    if (projection_size) size += *projection_size * state_size * num_layers * d;
+    return size;
+  }
+};
+
+std::vector<std::string> RNNInputs(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<RNNParam>();
+  std::vector<std::string> names{"data", "parameters", "state"};
+  if (p.mode == RNNParam::Mode::kLstm) names.push_back("state_cell");
+  if (p.use_sequence_length) names.push_back("sequence_length");
+  return names;
+}
+
+void RNNShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<RNNParam>();
+  const bool lstm = p.mode == RNNParam::Mode::kLstm;
+  const size_t state = 2, cell = 3, seq_len = lstm ? 4 : 3;
+  const int64_t layers = p.num_layers * p.directions();
+  Shape data = ctx.in(0);
+  if (data.ndim() != 0 && data.ndim() != 3) {
+    ctx.Fail(ctx.DescribeInput(0) + " has shape " + Str(data) +
+             " but expected 3 dimensions (sequence length, batch size, input size)");
+  }
+  if (data.ndim() == 0) data = UnknownShape(3);
+  // Gather what the other inputs and the outputs say about the sequence length and batch.
+  auto take = [&](int axis, const Shape& s, int from) {
+    if (data[axis] == 0 && s.ndim() > from) data[axis] = s[from];
+  };
+  take(1, ctx.in(state), 1);
+  if (lstm) take(1, ctx.in(cell), 1);
+  if (p.use_sequence_length) take(1, ctx.in(seq_len), 0);
+  take(0, ctx.out(0), 0);
+  take(1, ctx.out(0), 1);
+  const Shape& params = ctx.in(1);
+  if (data[2] == 0 && params.ndim() == 1 && params[0] != 0) {
+    // ParamSize is linear in the input size: solve for it.
+    const int64_t base = p.ParamSize(0), per_input = p.ParamSize(1) - base;
+    if ((params[0] - base) % per_input != 0 || params[0] <= base) {
+      ctx.Fail(ctx.DescribeInput(1) + " has shape " + Str(params) + " but no input size gives "
+               "that many parameters for this RNN (" + std::to_string(base) + " + k*" +
+               std::to_string(per_input) + ")");
+    }
+    data[2] = (params[0] - base) / per_input;
+  }
+  if (data[0] == 0 && data[1] == 0 && data[2] == 0 && ctx.in(0).ndim() == 0) return;
+  ctx.SetIn(0, data, "the RNN's states and outputs");
+  const int64_t batch = data[1], h = p.hidden_size();
+  const std::string why = "data " + Str(data) + ", num_layers=" + std::to_string(p.num_layers) +
+                          ", state_size=" + std::to_string(p.state_size);
+  ctx.SetIn(state, Shape{layers, batch, h}, why);
+  if (lstm) ctx.SetIn(cell, Shape{layers, batch, p.state_size}, why);
+  if (p.use_sequence_length) ctx.SetIn(seq_len, Shape{batch}, why);
+  if (data[2] != 0) ctx.SetIn(1, Shape{p.ParamSize(data[2])}, why);
+  ctx.SetOut(0, Shape{data[0], batch, p.directions() * h}, why);
+  if (p.state_outputs) {
+    ctx.SetOut(1, Shape{layers, batch, h}, why);
+    if (lstm) ctx.SetOut(2, Shape{layers, batch, p.state_size}, why);
+  }
+}
+
+// One dtype for everything but sequence_length, which may be an integer type (MXNet gives it
+// the data's dtype only when it is unknown).
+void RNNType(TypeContext& ctx) {
+  const auto& p = ctx.param<RNNParam>();
+  const size_t seq_len = p.use_sequence_length ? ctx.num_inputs() - 1 : ctx.num_inputs();
+  DType t = DType::kUnknown;
+  for (size_t i = 0; i < seq_len; ++i) {
+    if (!MergeType(&t, ctx.in(i))) {
+      ctx.Fail(ctx.DescribeInput(i) + " has dtype " + ToString(ctx.in(i)) +
+               " but the other inputs have " + ToString(t));
+    }
+  }
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) MergeType(&t, ctx.out(i));
+  if (t == DType::kUnknown) return;
+  for (size_t i = 0; i < seq_len; ++i) ctx.SetIn(i, t);
+  if (p.use_sequence_length && ctx.in(seq_len) == DType::kUnknown) ctx.SetIn(seq_len, t);
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.SetOut(i, t);
+}
+
+LOOM_REGISTER_OP(RNN)
+    .Describe(R"(A fused stack of num_layers recurrent layers (bidirectional: D = 2 directions)
+over time-major data (T, N, I): vanilla RNN (relu/tanh), LSTM or GRU. Inputs: parameters, a
+flat vector of all weights and biases (its length follows from I, state_size, the mode's gate
+count G (1, 4, 3), num_layers L and D: (I+H+2)*S + (L-1)*(H*D+H+2)*S with S = state_size*G*D
+and H = state_size, or projection_size with the projection weights added), state (L*D, N, H),
+state_cell (L*D, N, state_size) for LSTM, and sequence_length (N,) with use_sequence_length.
+Outputs output (T, N, D*H), and with state_outputs state_output (L*D, N, H) and, for LSTM,
+statecell_output (L*D, N, state_size).)")
+    .Params<RNNParam>()
+    .Inputs(RNNInputs)
+    .Outputs([](const NodeAttrs& attrs) {
+      const auto& p = attrs.param<RNNParam>();
+      std::vector<std::string> names{"output"};
+      if (p.state_outputs) {
+        names.push_back("state_output");
+        if (p.mode == RNNParam::Mode::kLstm) names.push_back("statecell_output");
+      }
+      return names;
+    })
+    .InferShape(RNNShape)
+    .InferType(RNNType)
+    .Resources([](const NodeAttrs& attrs) {
+      std::vector<ResourceKind> r{ResourceKind::kTempSpace};
+      if (attrs.param<RNNParam>().p > 0) r.push_back(ResourceKind::kRandom);
+      return r;
+    });
+
+}  // namespace
+}  // namespace loom::ops
