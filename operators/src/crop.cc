@@ -1,0 +1,76 @@
+// Crop: cuts a window out of images, of a given size or the size of a second input.
+#include "shape_util.h"
+
+namespace loom::ops {
+namespace {
+
+struct CropParam {
+  int64_t num_args = 1;
+  Shape offset{0, 0};
+  Shape h_w{0, 0};
+  bool center_crop = false;
+  static void Declare(ParamDeclarer<CropParam>& d) {
+    using P = CropParam;
+    d("num_args", &P::num_args)
+        .Min(1)
+        .Max(2)
+        .Describe("1: crop to h_w; 2: crop to the height and width of the second input.");
+    d("offset", &P::offset)
+        .Default(Shape{0, 0})
+        .Describe("Top-left corner (y, x) of the window, unless center_crop.");
+    d("h_w", &P::h_w).Default(Shape{0, 0}).Describe("Window (height, width) for num_args=1.");
+    d("center_crop", &P::center_crop)
+        .Default(false)
+        .Describe("Center the window instead of using offset.");
+    d.Validate([](P& p) {
+      LOOM_CHECK(p.offset.ndim() == 2 && p.offset[0] >= 0 && p.offset[1] >= 0,
+                 "parameter 'offset': expected two non-negative values (y, x) but got ",
+                 FormatParam(p.offset));
+      LOOM_CHECK(p.h_w.ndim() == 2, "parameter 'h_w': expected (height, width) but got ",
+                 FormatParam(p.h_w));
+      LOOM_CHECK(p.num_args == 2 || (p.h_w[0] >= 1 && p.h_w[1] >= 1),
+                 "parameter 'h_w': expected a positive (height, width) with num_args=1 but got ",
+                 FormatParam(p.h_w));
+    });
+  }
+};
+
+void CropShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<CropParam>();
+  const Shape& data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  if (data.ndim() != 4) {
+    ctx.Fail(ctx.DescribeInput(0) + " has shape " + Str(data) +
+             " but expected 4 dimensions (batch, channel, height, width)");
+  }
+  Shape window = p.h_w;
+  if (p.num_args == 2) {
+    const Shape& like = ctx.in(1);
+    if (like.ndim() == 0) return;
+    if (like.ndim() != 4) {
+      ctx.Fail(ctx.DescribeInput(1) + " has shape " + Str(like) +
+               " but expected 4 dimensions (batch, channel, height, width)");
+    }
+    window = Shape{like[2], like[3]};
+  }
+  for (int i = 0; i < 2; ++i) {
+    const int64_t size = data[2 + i], end = (p.center_crop ? 0 : p.offset[i]) + window[i];
+    if (size != 0 && window[i] != 0 && end > size) {
+      ctx.Fail("the crop window " + Str(window) +
+               (p.center_crop ? "" : " at offset " + Str(p.offset)) + " does not fit data " +
+               Str(data));
+    }
+  }
+  ctx.SetOut(0, Shape{data[0], data[1], window[0], window[1]}, "data " + Str(data));
+}
+
+LOOM_REGISTER_OP(Crop)
+    .Describe(R"(Crops images (N, C, H, W) to a window (h, w): h_w with one input, the height and
+width of the second input with two. The window starts at offset (y, x), or is centered.)")
+    .Params<CropParam>()
+    .VariadicInputs("num_args")
+    .InferShape(CropShape)
+    .InferType(Float32Type);
+
+}  // namespace
+}  // namespace loom::ops

@@ -1,0 +1,97 @@
+// L2Normalization and InstanceNorm.
+#include "shape_util.h"
+
+namespace loom::ops {
+namespace {
+
+struct L2NormalizationParam {
+  enum class Mode { kInstance, kChannel, kSpatial };
+  float eps = 1e-10f;
+  Mode mode = Mode::kInstance;
+  static void Declare(ParamDeclarer<L2NormalizationParam>& d) {
+    d("eps", &L2NormalizationParam::eps).Default(1e-10f).Describe("Added to the norm.");
+    d("mode", &L2NormalizationParam::mode)
+        .Default(Mode::kInstance)
+        .Enum<Mode>({{"instance", Mode::kInstance},
+                     {"channel", Mode::kChannel},
+                     {"spatial", Mode::kSpatial}})
+        .Describe("Normalise each instance, each position across channels (axis 1), or each "
+                  "channel across positions.");
+  }
+};
+
+void L2NormalizationShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<L2NormalizationParam>();
+  ctx.SetIn(0, ctx.out(0), "the output shape");
+  const Shape& data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  ctx.SetOut(0, data, "data " + Str(data));
+  using Mode = L2NormalizationParam::Mode;
+  if (p.mode != Mode::kInstance && data.ndim() < 3) {
+    ctx.Fail(std::string("mode '") + (p.mode == Mode::kChannel ? "channel" : "spatial") +
+             "' needs data of at least 3 dimensions but got " + ctx.DescribeInput(0) + " " +
+             Str(data));
+  }
+  Shape norm;
+  switch (p.mode) {
+    case Mode::kInstance:
+      norm = Shape{data[0]};
+      break;
+    case Mode::kChannel:
+      norm = data;
+      norm[1] = 1;
+      break;
+    case Mode::kSpatial:
+      norm = Shape{data[0], data[1]};
+      break;
+  }
+  ctx.SetOut(1, norm, "data " + Str(data));
+}
+
+LOOM_REGISTER_OP(L2Normalization)
+    .Describe(R"(Divides by the L2 norm (plus eps) over each instance, over the channels at each
+position, or over the positions of each channel (mode). Outputs output (the data's shape) and
+the hidden norm: (N,), data with axis 1 = 1, or (N, C).)")
+    .Params<L2NormalizationParam>()
+    .Inputs({"data"})
+    .Outputs({"output", "norm"})
+    .NumVisibleOutputs(1)
+    .InferShape(L2NormalizationShape)
+    .InferType(ElemwiseType);
+
+struct InstanceNormParam {
+  float eps = 1e-3f;
+  static void Declare(ParamDeclarer<InstanceNormParam>& d) {
+    d("eps", &InstanceNormParam::eps).Default(1e-3f).Describe("Added to the variance.");
+  }
+};
+
+void InstanceNormShape(ShapeContext& ctx) {
+  ctx.SetIn(0, ctx.out(0), "the output shape");
+  const Shape& data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  if (data.ndim() < 2) {
+    ctx.Fail(ctx.DescribeInput(0) + " has shape " + Str(data) +
+             " but expected (batch, channel, ...)");
+  }
+  const std::string why = "data " + Str(data);
+  ctx.SetIn(1, Shape{data[1]}, why);
+  ctx.SetIn(2, Shape{data[1]}, why);
+  ctx.SetOut(0, data, why);
+  ctx.SetOut(1, Shape{data[0], data[1]}, why);
+  ctx.SetOut(2, Shape{data[0], data[1]}, why);
+}
+
+LOOM_REGISTER_OP(InstanceNorm)
+    .Describe(R"(Normalises each channel of each instance over its positions: out = gamma *
+(data - mean) / sqrt(var + eps) + beta with gamma, beta (C,). Outputs output (the data's
+shape) and the hidden mean and var (N, C). float32 only, as in MXNet.)")
+    .Params<InstanceNormParam>()
+    .Inputs({"data", "gamma", "beta"})
+    .Outputs({"output", "mean", "var"})
+    .NumVisibleOutputs(1)
+    .InferShape(InstanceNormShape)
+    .InferType(Float32Type);
+
+}  // namespace
+}  // namespace loom::ops
