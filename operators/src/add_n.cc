@@ -1,0 +1,24 @@
+// add_n (alias ElementWiseSum): the sum of a variable number of same-shaped arrays.
+#include "shape_util.h"
+
+namespace loom::ops {
+namespace {
+
+struct AddNParam {
+  int64_t num_args = 1;
+  static void Declare(ParamDeclarer<AddNParam>& d) {
+    d("num_args", &AddNParam::num_args).Min(1).Describe("Number of inputs to add.");
+  }
+};
+
+LOOM_REGISTER_OP(add_n)
+    .Alias("ElementWiseSum")
+    .Describe("arg0 + arg1 + ... elementwise; every input and the output have one shape.")
+    .Params<AddNParam>()
+    .VariadicInputs("num_args")
+    .InferShape(ElemwiseShape)
+    .InferType(ElemwiseType)
+    .InplaceOptions([](const NodeAttrs&) { return std::vector<std::pair<int, int>>{{0, 0}}; });
+
+}  // namespace
+}  // namespace loom::ops
