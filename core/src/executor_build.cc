@@ -199,6 +199,7 @@ void ExecutorImpl::BuildNodes() {
       AddUnique(&n.writes, a.var());
       OpReq req = OpReq::kWriteTo;
       if (is_grad_output[eid]) {
+        n.writes_gradient = true;
         req = grad_req_of[eid] == GradReq::kAdd ? OpReq::kAddTo : OpReq::kWriteTo;
       } else if (plan.unused[eid]) {
         req = OpReq::kNull;
@@ -256,8 +257,8 @@ void ExecutorImpl::CreateOperations() {
 
 std::vector<ExecutorImpl::CachedOp> ExecutorImpl::MakeOps(uint32_t begin_nid, uint32_t end_nid,
                                                           bool is_train) {
-  // Segments: runs of consecutive nodes on one CPU device, at most bulk_size_ long; copies and
-  // GPU nodes run alone.
+  // Segments: runs of consecutive nodes on one CPU device, at most bulk_size_ long, ending after
+  // a node that writes a gradient array; copies and GPU nodes run alone.
   std::vector<std::pair<size_t, size_t>> segments;
   const size_t limit = static_cast<size_t>(std::max(bulk_size_, 1));
   auto bulkable = [](const NodeExec& n) { return !n.is_copy && n.ctx.type == DeviceType::kCPU; };
@@ -270,7 +271,8 @@ std::vector<ExecutorImpl::CachedOp> ExecutorImpl::MakeOps(uint32_t begin_nid, ui
     if (!segments.empty() && bulkable(n)) {
       auto& [b, e] = segments.back();
       const NodeExec& first = state_->nodes[b];
-      if (bulkable(first) && first.ctx == n.ctx && i + 1 - b <= limit) {
+      if (bulkable(first) && first.ctx == n.ctx && i + 1 - b <= limit &&
+          !state_->nodes[e - 1].writes_gradient) {
         e = i + 1;
         continue;
       }
@@ -315,7 +317,7 @@ std::vector<ExecutorImpl::CachedOp> ExecutorImpl::MakeOps(uint32_t begin_nid, ui
           done();
         },
         reads, writes, prop, name);
-    ops.push_back(CachedOp{h, run_on});
+    ops.push_back(CachedOp{h, run_on, name});
   }
   return ops;
 }

@@ -58,6 +58,12 @@ std::string ExecutorImpl::DebugStr() const {
       os << "\n";
     }
   }
+  for (const auto* ops : {&forward_train_, &backward_}) {
+    os << (ops == &backward_ ? "backward" : "forward") << " engine operations (" << ops->size()
+       << "):";
+    for (const CachedOp& op : *ops) os << " [" << op.name << "]";
+    os << "\n";
+  }
   os << "Total " << (st.planned_bytes >> 20) << " MB allocated (" << st.planned_bytes
      << " bytes planned, " << st.unplanned_bytes << " bytes without planning, " << st.external_bytes
      << " bytes in bound arrays, " << st.temp_space_bytes << " bytes temp space, " << st.num_inplace

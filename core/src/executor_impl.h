@@ -38,6 +38,9 @@ struct NodeExec {
   bool uses_temp = false, uses_rng = false;
   /// Nothing to do: every output unused and no auxiliary state to update.
   bool skip = false;
+  /// Writes an argument's gradient array (a bulk segment ends here, so the gradient is
+  /// available to communication as soon as it is computed).
+  bool writes_gradient = false;
   std::string label;  ///< "node 'fc1' (FullyConnected)"
 };
 
@@ -102,6 +105,7 @@ class ExecutorImpl {
   struct CachedOp {
     OprHandle handle;
     Context ctx;
+    std::string name;  ///< the node's name, or "first...last (n nodes)" for a segment
   };
   void AllocateMemory(const std::vector<NDArray>* shared_pool);
   void BuildNodes();

@@ -105,6 +105,31 @@ TEST(ExecutorMemory, DebugStrReportsTotalsAndStorage) {
   EXPECT_TRUE(st.training);
 }
 
+TEST(ExecutorMemory, BulkSegmentsEndAfterGradients) {
+  Symbol h = TestOp("_test_relu",
+                    {TestOp("_test_fc", {Symbol::Variable("data")}, {{"num_hidden", "3"}}, "fc1")},
+                    {}, "relu1");
+  Symbol net =
+      TestOp("_test_loss",
+             {TestOp("_test_fc", {h}, {{"num_hidden", "2"}}, "fc2"), Symbol::Variable("label")}, {},
+             "loss");
+  const ShapeDict shapes{{"data", {4, 5}}};
+  ExecutorOptions bulk;
+  bulk.bulk_size = 15;
+  Executor a = Executor::SimpleBind(net, Context::CPU(), shapes, {}, "write", {}, bulk);
+  const std::string s = a.DebugStr();
+  EXPECT_THAT(s, HasSubstr("forward engine operations (1): [fc1...loss (4 nodes)]"));
+  // fc2_backward writes fc2_weight's gradient, fc1_backward data's and fc1_weight's, the zeros
+  // node label's.
+  EXPECT_THAT(s, HasSubstr("backward engine operations (3): [loss_backward...fc2_backward "
+                           "(2 nodes)] [relu1_backward...fc1_backward (2 nodes)] "
+                           "[label_zero_grad]"));
+  ExecutorOptions single;
+  single.bulk_size = 1;
+  Executor b = Executor::SimpleBind(net, Context::CPU(), shapes, {}, "write", {}, single);
+  EXPECT_THAT(b.DebugStr(), HasSubstr("forward engine operations (4): [fc1] [relu1] [fc2] [loss]"));
+}
+
 // Runs a small training graph with the given options and returns outputs, gradients and the
 // auxiliary state after two steps.
 std::vector<std::vector<double>> TrainTwice(const ExecutorOptions& options) {
