@@ -248,21 +248,22 @@ void OpSchema::ParseParams(NodeAttrs* attrs) const {
 }
 
 std::vector<std::string> OpSchema::ListInputNames(const NodeAttrs& attrs) const {
+  if (input_fn_) return input_fn_(attrs);
   if (is_variadic()) {
     int64_t n = detail::ParseInt(attrs.dict.at(variadic_count_param_));
     std::vector<std::string> names;
     for (int64_t i = 0; i < n; ++i) names.push_back(variadic_prefix_ + std::to_string(i));
     return names;
   }
-  if (input_fn_) return input_fn_(attrs);
   return fixed_inputs_;
 }
 
 uint32_t OpSchema::NumInputs(const NodeAttrs& attrs) const {
+  if (input_fn_) return static_cast<uint32_t>(input_fn_(attrs).size());
   if (is_variadic()) {
     return static_cast<uint32_t>(detail::ParseInt(attrs.dict.at(variadic_count_param_)));
   }
-  return static_cast<uint32_t>(input_fn_ ? input_fn_(attrs).size() : fixed_inputs_.size());
+  return static_cast<uint32_t>(fixed_inputs_.size());
 }
 
 std::vector<uint32_t> OpSchema::AuxInputIndices(const NodeAttrs& attrs) const {

@@ -156,7 +156,9 @@ class OpSchema {
   /// Input names that depend on the parameters (FullyConnected without bias).
   OpSchema& Inputs(ListNamesFn names);
   /// A variable number of inputs `<prefix>0, <prefix>1, ...`, counted by the integer parameter
-  /// `count_param` (set automatically to the number of inputs given when absent).
+  /// `count_param` (set automatically to the number of inputs given when absent). With
+  /// Inputs(fn) as well, fn names the inputs (UpSampling: arg0, ... for nearest, but data and
+  /// weight for bilinear whatever num_args says).
   OpSchema& VariadicInputs(std::string count_param, std::string prefix = "arg");
   /// Inputs (by name) that are auxiliary states: written by the operator, never given gradients.
   OpSchema& AuxStates(std::vector<std::string> names);

@@ -1,0 +1,118 @@
+// UpSampling: nearest-neighbour (of one or more inputs) or bilinear upsampling by an integer scale.
+#include "shape_util.h"
+
+namespace loom::ops {
+namespace {
+
+struct UpSamplingParam {
+  enum class Sample { kNearest, kBilinear };
+  enum class MultiInput { kConcat, kSum };
+  int64_t scale = 1;
+  int64_t num_filter = 0;
+  Sample sample_type = Sample::kNearest;
+  MultiInput multi_input_mode = MultiInput::kConcat;
+  int64_t num_args = 1;
+  int64_t workspace = 512;
+  static void Declare(ParamDeclarer<UpSamplingParam>& d) {
+    using P = UpSamplingParam;
+    d("scale", &P::scale).Min(1).Describe("Upsampling factor of height and width.");
+    d("num_filter", &P::num_filter)
+        .Default(0)
+        .Min(0)
+        .Describe("Bilinear: the number of channels (the weight's first axis).");
+    d("sample_type", &P::sample_type)
+        .Enum<Sample>({{"nearest", Sample::kNearest}, {"bilinear", Sample::kBilinear}})
+        .Describe("nearest: repeat pixels; bilinear: a depthwise deconvolution with `weight`.");
+    d("multi_input_mode", &P::multi_input_mode)
+        .Default(MultiInput::kConcat)
+        .Enum<MultiInput>({{"concat", MultiInput::kConcat}, {"sum", MultiInput::kSum}})
+        .Describe("nearest with several inputs: concatenate or sum the upsampled inputs.");
+    d("num_args", &P::num_args)
+        .Min(1)
+        .Describe("Number of inputs (nearest); bilinear always takes data and weight.");
+    d("workspace", &P::workspace).Default(512).Min(0).Describe("Workspace limit in MB.");
+  }
+  bool bilinear() const { return sample_type == Sample::kBilinear; }
+};
+
+void CheckImage(ShapeContext& ctx, size_t i) {
+  if (ctx.in(i).ndim() != 0 && ctx.in(i).ndim() != 4) {
+    ctx.Fail(ctx.DescribeInput(i) + " has shape " + Str(ctx.in(i)) +
+             " but expected 4 dimensions (batch, channel, height, width)");
+  }
+}
+
+void UpSamplingShape(ShapeContext& ctx) {
+  const auto& p = ctx.param<UpSamplingParam>();
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) CheckImage(ctx, i);
+  const Shape& data = ctx.in(0);
+  if (data.ndim() == 0) return;
+  Shape out = data;
+  out[2] = data[2] * p.scale;
+  out[3] = data[3] * p.scale;
+  const std::string why = "arg0 " + Str(data) + " and scale=" + std::to_string(p.scale);
+  if (p.bilinear()) {
+    // A depthwise deconvolution: one (kernel x kernel) filter per channel.
+    const int64_t kernel = 2 * p.scale - p.scale % 2;
+    ctx.SetIn(1, Shape{data[1], 1, kernel, kernel},
+              "data " + Str(data) + " and scale=" + std::to_string(p.scale));
+    ctx.SetOut(0, out, why);
+    return;
+  }
+  // Each input is upsampled to the first one's size, so its size must divide it.
+  int64_t channels = 0;
+  bool channels_known = true;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    const Shape& s = ctx.in(i);
+    if (s.ndim() == 0 || s[1] == 0) {
+      channels_known = false;
+      continue;
+    }
+    for (int axis : {2, 3}) {
+      if (s[axis] != 0 && out[axis] != 0 && out[axis] % s[axis] != 0) {
+        ctx.Fail(ctx.DescribeInput(i) + " has shape " + Str(s) + " whose size " +
+                 std::to_string(s[axis]) + " along axis " + std::to_string(axis) +
+                 " does not divide the output size " + std::to_string(out[axis]));
+      }
+    }
+    if (p.multi_input_mode == UpSamplingParam::MultiInput::kSum) {
+      if (channels != 0 && channels != s[1]) {
+        ctx.Fail("with multi_input_mode 'sum' every input needs the same channels but " +
+                 ctx.DescribeInput(i) + " has " + std::to_string(s[1]) + " and an earlier one " +
+                 std::to_string(channels));
+      }
+      channels = s[1];
+    } else {
+      channels += s[1];
+    }
+  }
+  const bool sum_mode = p.multi_input_mode == UpSamplingParam::MultiInput::kSum;
+  out[1] = channels_known || (sum_mode && channels != 0) ? channels : 0;
+  ctx.SetOut(0, out, why);
+}
+
+LOOM_REGISTER_OP(UpSampling)
+    .Describe(R"(Upsamples images (N, C, H, W) by `scale` to (N, C', H*scale, W*scale).
+nearest repeats pixels; with several inputs each is upsampled to the first one's size and they
+are concatenated along the channels (C' = the sum) or summed (multi_input_mode). bilinear
+applies a depthwise deconvolution with weight (C, 1, k, k), k = 2*scale - scale%2.)")
+    .Params<UpSamplingParam>()
+    .VariadicInputs("num_args")
+    .Inputs([](const NodeAttrs& attrs) -> std::vector<std::string> {
+      const auto& p = attrs.param<UpSamplingParam>();
+      if (p.bilinear()) return {"data", "weight"};
+      std::vector<std::string> names;
+      for (int64_t i = 0; i < p.num_args; ++i) names.push_back("arg" + std::to_string(i));
+      return names;
+    })
+    .InferShape(UpSamplingShape)
+    .InferType(ElemwiseType)
+    .Resources([](const NodeAttrs& attrs) {
+      if (attrs.param<UpSamplingParam>().bilinear()) {
+        return std::vector<ResourceKind>{ResourceKind::kTempSpace};
+      }
+      return std::vector<ResourceKind>{};
+    });
+
+}  // namespace
+}  // namespace loom::ops
