@@ -66,8 +66,11 @@ void InferWithPairs(const ExecGraph& eg, const std::vector<std::pair<uint32_t, u
                                 std::to_string(grad - g.row_ptr()[nid]) + " with " + what + " " +
                                 Text((*values)[grad]) + " but it is a gradient of " +
                                 Text((*values)[fwd]) + " values";
-        if constexpr (std::is_same_v<T, Shape>) throw ShapeError(msg);
-        if constexpr (!std::is_same_v<T, Shape>) throw DTypeError(msg);
+        if constexpr (std::is_same_v<T, Shape>) {
+          throw ShapeError(msg);
+        } else {
+          throw DTypeError(msg);
+        }
       }
       if (!(a == (*values)[grad]) || !(b == (*values)[fwd])) {
         (*values)[grad] = a;
