@@ -18,7 +18,9 @@ LOOM_REGISTER_OP(add_n)
     .VariadicInputs("num_args")
     .InferShape(ElemwiseShape)
     .InferType(ElemwiseType)
-    .InplaceOptions([](const NodeAttrs&) { return std::vector<std::pair<int, int>>{{0, 0}}; });
+    .InplaceOptions([](const NodeAttrs&) {
+      return std::vector<std::pair<int, int>>{{0, 0}};
+    });
 
 }  // namespace
 }  // namespace loom::ops

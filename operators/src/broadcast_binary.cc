@@ -34,11 +34,12 @@ void BroadcastShape(ShapeContext& ctx) {
 }
 
 #define LOOM_BROADCAST_BINARY(Name, Doc)                                                  \
-  LOOM_REGISTER_OP(Name)                                                                   \
-      .Describe(Doc " Shapes broadcast as in NumPy: aligned from the right, an axis of size " \
-                    "1 (or a missing one) stretches to the other operand's size.")          \
-      .Inputs({"lhs", "rhs"})                                                              \
-      .InferShape(BroadcastShape)                                                          \
+  LOOM_REGISTER_OP(Name)                                                                  \
+      .Describe(Doc                                                                       \
+                " Shapes broadcast as in NumPy: aligned from the right, an axis of size " \
+                "1 (or a missing one) stretches to the other operand's size.")            \
+      .Inputs({"lhs", "rhs"})                                                             \
+      .InferShape(BroadcastShape)                                                         \
       .InferType(ElemwiseType)
 
 LOOM_BROADCAST_BINARY(broadcast_add, "lhs + rhs.").Alias("broadcast_plus");

@@ -52,8 +52,8 @@ void ConcatShape(ShapeContext& ctx) {
     ctx.SetOut(0, out, "the sum of the inputs along dim=" + std::to_string(p.dim));
   } else if (unknowns == 1 && out[axis] != 0) {
     if (out[axis] <= sum) {
-      ctx.Fail("output has size " + std::to_string(out[axis]) + " along dim=" +
-               std::to_string(p.dim) + " but the known inputs already add up to " +
+      ctx.Fail("output has size " + std::to_string(out[axis]) +
+               " along dim=" + std::to_string(p.dim) + " but the known inputs already add up to " +
                std::to_string(sum));
     }
     Shape in = ctx.in(unknown);

@@ -27,8 +27,9 @@ struct DeconvolutionParam {
         .Describe("Padding removed from each side of the output (default 0).");
     d("adj", &P::adj)
         .Default(Shape{})
-        .Describe("Extra size added to one side of the output, smaller than the stride "
-                  "(default 0).");
+        .Describe(
+            "Extra size added to one side of the output, smaller than the stride "
+            "(default 0).");
     d("target_shape", &P::target_shape)
         .Default(Shape{})
         .Describe("Output spatial shape; when set, pad and adj are computed from it.");
@@ -162,8 +163,8 @@ void DeconvolutionShape(ShapeContext& ctx) {
   weight[0] = channels;
   weight[layout.channel_last ? k + 1 : 1] = p.num_filter / p.num_group;
   for (int i = 0; i < k; ++i) weight[layout.channel_last ? 1 + i : 2 + i] = p.kernel[i];
-  const std::string why = "kernel " + FormatParam(p.kernel) + ", num_filter=" +
-                          std::to_string(p.num_filter) + " and data " + Str(data);
+  const std::string why = "kernel " + FormatParam(p.kernel) +
+                          ", num_filter=" + std::to_string(p.num_filter) + " and data " + Str(data);
   ctx.SetIn(1, weight, why);
   if (!p.no_bias) ctx.SetIn(2, Shape{p.num_filter}, "num_filter=" + std::to_string(p.num_filter));
 
@@ -199,7 +200,9 @@ chosen to reach it. Channel-last layouts (NHWC, NDHWC) keep the channel at the e
     })
     .InferShape(DeconvolutionShape)
     .InferType(ElemwiseType)
-    .Resources([](const NodeAttrs&) { return std::vector<ResourceKind>{ResourceKind::kTempSpace}; });
+    .Resources([](const NodeAttrs&) {
+      return std::vector<ResourceKind>{ResourceKind::kTempSpace};
+    });
 
 }  // namespace
 }  // namespace loom::ops

@@ -20,16 +20,15 @@ struct DotParam {
         .Describe("Output storage type; Loom has dense storage only.");
     d.Validate([](DotParam& p) {
       if (p.forward_stype && *p.forward_stype != Storage::kDefault) {
-        throw NotSupportedError("parameter 'forward_stype': Loom supports only dense ('default') "
-                                "storage");
+        throw NotSupportedError(
+            "parameter 'forward_stype': Loom supports only dense ('default') "
+            "storage");
       }
     });
   }
 };
 
-std::string Operands(const ShapeContext& ctx) {
-  return Str(ctx.in(0)) + " x " + Str(ctx.in(1));
-}
+std::string Operands(const ShapeContext& ctx) { return Str(ctx.in(0)) + " x " + Str(ctx.in(1)); }
 
 // lhs (a..., k) . rhs (k, b...) = (a..., b...); transpose_a moves lhs' k to the front,
 // transpose_b moves rhs' k to the back. Two vectors give (1,).
@@ -81,7 +80,9 @@ Examples: (2,3)x(3,4) -> (2,4); (2,3,4)x(4,5,6) -> (2,3,5,6); (0,3,4)x(4,5) -> (
     .Inputs({"lhs", "rhs"})
     .InferShape(DotShape)
     .InferType(ElemwiseType)
-    .Resources([](const NodeAttrs&) { return std::vector<ResourceKind>{ResourceKind::kTempSpace}; });
+    .Resources([](const NodeAttrs&) {
+      return std::vector<ResourceKind>{ResourceKind::kTempSpace};
+    });
 
 // lhs (B..., m, k) and rhs (B..., k, n) give (B..., m, n), both at least 3-D with equal batch
 // axes.
@@ -92,8 +93,7 @@ void BatchDotShape(ShapeContext& ctx) {
   if (l.ndim() == 0 || r.ndim() == 0) return;
   const int n = l.ndim();
   if (n < 3 || r.ndim() != n) {
-    ctx.Fail("needs lhs and rhs of the same number (>= 3) of dimensions but got " +
-             Operands(ctx));
+    ctx.Fail("needs lhs and rhs of the same number (>= 3) of dimensions but got " + Operands(ctx));
   }
   Shape out = UnknownShape(n);
   for (int i = 0; i < n - 2; ++i) {
@@ -109,8 +109,8 @@ void BatchDotShape(ShapeContext& ctx) {
   // Like MXNet, nothing is inferred until both contracted sizes are known.
   if (lk == 0 || rk == 0) return;
   if (lk != rk) {
-    ctx.Fail("cannot multiply " + Operands(ctx) + ": the contracted sizes " +
-             std::to_string(lk) + " and " + std::to_string(rk) + " differ" +
+    ctx.Fail("cannot multiply " + Operands(ctx) + ": the contracted sizes " + std::to_string(lk) +
+             " and " + std::to_string(rk) + " differ" +
              (p.transpose_a || p.transpose_b ? " (after transpose_a/transpose_b)" : ""));
   }
   out[n - 2] = m;
@@ -125,7 +125,9 @@ LOOM_REGISTER_OP(batch_dot)
     .Inputs({"lhs", "rhs"})
     .InferShape(BatchDotShape)
     .InferType(ElemwiseType)
-    .Resources([](const NodeAttrs&) { return std::vector<ResourceKind>{ResourceKind::kTempSpace}; });
+    .Resources([](const NodeAttrs&) {
+      return std::vector<ResourceKind>{ResourceKind::kTempSpace};
+    });
 
 }  // namespace
 }  // namespace loom::ops

@@ -7,13 +7,13 @@ namespace {
 std::vector<std::pair<int, int>> BinaryInplace(const NodeAttrs&) { return {{0, 0}, {1, 0}}; }
 std::vector<std::pair<int, int>> ScalarInplace(const NodeAttrs&) { return {{0, 0}}; }
 
-#define LOOM_ELEMWISE_BINARY(Name, AliasName, Doc)                                        \
-  LOOM_REGISTER_OP(Name)                                                                   \
-      .Describe(Doc " Both inputs and the output have one shape (no broadcasting).")       \
-      .Alias(AliasName)                                                                    \
-      .Inputs({"lhs", "rhs"})                                                              \
-      .InferShape(ElemwiseShape)                                                           \
-      .InferType(ElemwiseType)                                                             \
+#define LOOM_ELEMWISE_BINARY(Name, AliasName, Doc)                                   \
+  LOOM_REGISTER_OP(Name)                                                             \
+      .Describe(Doc " Both inputs and the output have one shape (no broadcasting).") \
+      .Alias(AliasName)                                                              \
+      .Inputs({"lhs", "rhs"})                                                        \
+      .InferShape(ElemwiseShape)                                                     \
+      .InferType(ElemwiseType)                                                       \
       .InplaceOptions(BinaryInplace)
 
 LOOM_ELEMWISE_BINARY(_maximum, "_Maximum", "max(lhs, rhs).");

@@ -6,12 +6,12 @@ namespace {
 
 std::vector<std::pair<int, int>> InplaceIdentity(const NodeAttrs&) { return {{0, 0}}; }
 
-#define LOOM_UNARY(Name, Doc)         \
-  LOOM_REGISTER_OP(Name)              \
-      .Describe(Doc)                  \
-      .Inputs({"data"})               \
-      .InferShape(ElemwiseShape)      \
-      .InferType(ElemwiseType)        \
+#define LOOM_UNARY(Name, Doc)    \
+  LOOM_REGISTER_OP(Name)         \
+      .Describe(Doc)             \
+      .Inputs({"data"})          \
+      .InferShape(ElemwiseShape) \
+      .InferType(ElemwiseType)   \
       .InplaceOptions(InplaceIdentity)
 
 LOOM_UNARY(exp, "exp(x) elementwise.");

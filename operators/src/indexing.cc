@@ -15,8 +15,8 @@ void AppendAxisShape(ShapeContext& ctx, int64_t n, const std::string& why) {
   const Shape& o = ctx.out(0);
   if (o.ndim() == 0) return;
   if (o.ndim() < 2 || (o[o.ndim() - 1] != 0 && o[o.ndim() - 1] != n)) {
-    ctx.Fail("output has shape " + Str(o) + " but expected (..., " + std::to_string(n) +
-             ") from " + why);
+    ctx.Fail("output has shape " + Str(o) + " but expected (..., " + std::to_string(n) + ") from " +
+             why);
   }
   ctx.SetIn(0, Shape(std::vector<int64_t>(o.begin(), o.end() - 1)), "the output shape " + Str(o));
 }
@@ -41,9 +41,9 @@ struct EmbeddingParam {
 
 void EmbeddingShape(ShapeContext& ctx) {
   const auto& p = ctx.param<EmbeddingParam>();
-  ctx.SetIn(1, Shape{p.input_dim, p.output_dim},
-            "input_dim=" + std::to_string(p.input_dim) + ", output_dim=" +
-                std::to_string(p.output_dim));
+  ctx.SetIn(
+      1, Shape{p.input_dim, p.output_dim},
+      "input_dim=" + std::to_string(p.input_dim) + ", output_dim=" + std::to_string(p.output_dim));
   AppendAxisShape(ctx, p.output_dim, "output_dim=" + std::to_string(p.output_dim));
 }
 

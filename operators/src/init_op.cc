@@ -25,9 +25,7 @@ void InitShape(ShapeContext& ctx) {
   ctx.SetOut(0, p.shape, "parameter shape=" + FormatParam(p.shape));
 }
 
-void InitType(TypeContext& ctx) {
-  ctx.SetOut(0, ctx.param<InitParam>().dtype, "parameter dtype");
-}
+void InitType(TypeContext& ctx) { ctx.SetOut(0, ctx.param<InitParam>().dtype, "parameter dtype"); }
 
 LOOM_REGISTER_OP(_zeros)
     .Describe("An array of zeros of `shape` and `dtype`; no inputs.")

@@ -20,9 +20,10 @@ struct LeakyReLUParam {
                     {"elu", Act::kElu},
                     {"selu", Act::kSelu},
                     {"gelu", Act::kGelu}})
-        .Describe("Activation: leaky x>0?x:slope*x, prelu with a learned per-channel gamma, "
-                  "rrelu with a random slope in [lower_bound, upper_bound] while training, elu "
-                  "slope*(exp(x)-1) below 0, selu, gelu.");
+        .Describe(
+            "Activation: leaky x>0?x:slope*x, prelu with a learned per-channel gamma, "
+            "rrelu with a random slope in [lower_bound, upper_bound] while training, elu "
+            "slope*(exp(x)-1) below 0, selu, gelu.");
     d("slope", &P::slope).Default(0.25f).Describe("Slope of leaky, elu's scale.");
     d("lower_bound", &P::lower_bound).Default(0.125f).Describe("Lower bound of rrelu's slope.");
     d("upper_bound", &P::upper_bound).Default(0.334f).Describe("Upper bound of rrelu's slope.");

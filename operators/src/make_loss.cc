@@ -20,8 +20,9 @@ struct MakeLossParam {
         .Enum<Normalization>({{"null", Normalization::kNull},
                               {"batch", Normalization::kBatch},
                               {"valid", Normalization::kValid}})
-        .Describe("Gradient normalization: none, by batch size, or by the number of valid "
-                  "elements.");
+        .Describe(
+            "Gradient normalization: none, by batch size, or by the number of valid "
+            "elements.");
   }
 };
 
@@ -41,7 +42,9 @@ gradient is ignored). Its output is named `loss`.)")
     .Outputs({"loss"})
     .InferShape(ElemwiseShape)
     .InferType(ElemwiseType)
-    .InplaceOptions([](const NodeAttrs&) { return std::vector<std::pair<int, int>>{{0, 0}}; });
+    .InplaceOptions([](const NodeAttrs&) {
+      return std::vector<std::pair<int, int>>{{0, 0}};
+    });
 
 }  // namespace
 }  // namespace loom::ops

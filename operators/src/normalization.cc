@@ -15,8 +15,9 @@ struct L2NormalizationParam {
         .Enum<Mode>({{"instance", Mode::kInstance},
                      {"channel", Mode::kChannel},
                      {"spatial", Mode::kSpatial}})
-        .Describe("Normalise each instance, each position across channels (axis 1), or each "
-                  "channel across positions.");
+        .Describe(
+            "Normalise each instance, each position across channels (axis 1), or each "
+            "channel across positions.");
   }
 };
 

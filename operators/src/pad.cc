@@ -11,8 +11,8 @@ struct PadParam {
   double constant_value = 0;
   static void Declare(ParamDeclarer<PadParam>& d) {
     d("mode", &PadParam::mode)
-        .Enum<Mode>({{"constant", Mode::kConstant}, {"edge", Mode::kEdge},
-                     {"reflect", Mode::kReflect}})
+        .Enum<Mode>(
+            {{"constant", Mode::kConstant}, {"edge", Mode::kEdge}, {"reflect", Mode::kReflect}})
         .Describe("constant: constant_value; edge: repeat the border; reflect: mirror it.");
     d("pad_width", &PadParam::pad_width)
         .Describe("(before, after) per axis, flattened; the first two axes get (0, 0).");

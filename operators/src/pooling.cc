@@ -26,8 +26,8 @@ struct PoolingParam {
         .Describe("Pooling window: (w,), (h, w) or (d, h, w); ignored with global_pool.");
     d("pool_type", &P::pool_type)
         .Default(Type::kMax)
-        .Enum<Type>({{"max", Type::kMax}, {"avg", Type::kAvg}, {"sum", Type::kSum},
-                     {"lp", Type::kLp}})
+        .Enum<Type>(
+            {{"max", Type::kMax}, {"avg", Type::kAvg}, {"sum", Type::kSum}, {"lp", Type::kLp}})
         .Describe("Pooling function.");
     d("global_pool", &P::global_pool)
         .Default(false)
@@ -38,8 +38,9 @@ struct PoolingParam {
         .Enum<Convention>({{"valid", Convention::kValid},
                            {"full", Convention::kFull},
                            {"same", Convention::kSame}})
-        .Describe("Output size: valid 1+floor((x+2p-k)/s), full 1+ceil((x+2p-k)/s), same "
-                  "ceil((x+2p)/s) (1-D only).");
+        .Describe(
+            "Output size: valid 1+floor((x+2p-k)/s), full 1+ceil((x+2p-k)/s), same "
+            "ceil((x+2p)/s) (1-D only).");
     d("stride", &P::stride).Default(Shape{}).Describe("Stride per spatial axis (default 1).");
     d("pad", &P::pad).Default(Shape{}).Describe("Padding per spatial axis (default 0).");
     d("p_value", &P::p_value)
@@ -84,8 +85,8 @@ struct PoolingParam {
       LOOM_CHECK(p.pool_type != Type::kLp || p.p_value.has_value(),
                  "pool_type 'lp' needs parameter 'p_value'");
       if (p.layout && k > 0 && !p.global_pool) {
-        LOOM_CHECK(SpatialDims(*p.layout) == k, "parameter 'layout' does not match a kernel of ",
-                   k, " dimensions");
+        LOOM_CHECK(SpatialDims(*p.layout) == k, "parameter 'layout' does not match a kernel of ", k,
+                   " dimensions");
       }
     });
   }
@@ -131,8 +132,10 @@ void PoolingShape(ShapeContext& ctx) {
                " dimensions (batch, channel, spatial...)");
     }
     if (p.pooling_convention == PoolingParam::Convention::kSame && k != 1) {
-      ctx.Fail("supports pooling_convention 'same' only for 1-D pooling (data (batch, channel, "
-               "x)) but got data " + Str(data));
+      ctx.Fail(
+          "supports pooling_convention 'same' only for 1-D pooling (data (batch, channel, "
+          "x)) but got data " +
+          Str(data));
     }
     for (int i = 0; i < k; ++i) {
       const int64_t x = data[layout.spatial_axis(i)];

@@ -31,8 +31,8 @@ void ReduceAxesShape(ShapeContext& ctx) {
     for (int64_t a : *p.axis) {
       const int axis = NormalizeAxis(ctx, a, data);
       if (listed[axis]) {
-        ctx.Fail("parameter axis=" + FormatParam(*p.axis) + " lists axis " +
-                 std::to_string(axis) + " twice");
+        ctx.Fail("parameter axis=" + FormatParam(*p.axis) + " lists axis " + std::to_string(axis) +
+                 " twice");
       }
       listed[axis] = true;
     }
@@ -49,11 +49,12 @@ void ReduceAxesShape(ShapeContext& ctx) {
   ctx.SetOut(0, out, "data " + Str(data));
 }
 
-#define LOOM_REDUCE(Name, Doc)                                                            \
+#define LOOM_REDUCE(Name, Doc)                                                             \
   LOOM_REGISTER_OP(Name)                                                                   \
-      .Describe(Doc " Over `axis` (all axes by default, the others with exclude); the output " \
-                    "drops reduced axes ((1,) when none is left) or keeps them as 1 with "    \
-                    "keepdims.")                                                           \
+      .Describe(Doc                                                                        \
+                " Over `axis` (all axes by default, the others with exclude); the output " \
+                "drops reduced axes ((1,) when none is left) or keeps them as 1 with "     \
+                "keepdims.")                                                               \
       .Params<ReduceAxesParam>()                                                           \
       .Inputs({"data"})                                                                    \
       .InferShape(ReduceAxesShape)                                                         \
@@ -103,12 +104,13 @@ void ReduceAxisShape(ShapeContext& ctx) {
 }
 
 #define LOOM_ARG_REDUCE(Name, Doc)                                                         \
-  LOOM_REGISTER_OP(Name)                                                                    \
-      .Describe(Doc " The indices have the data's dtype; the axis is dropped (kept as 1 with " \
-                    "keepdims); without an axis the result is (1,).")                       \
-      .Params<ReduceAxisParam>()                                                            \
-      .Inputs({"data"})                                                                     \
-      .InferShape(ReduceAxisShape)                                                          \
+  LOOM_REGISTER_OP(Name)                                                                   \
+      .Describe(Doc                                                                        \
+                " The indices have the data's dtype; the axis is dropped (kept as 1 with " \
+                "keepdims); without an axis the result is (1,).")                          \
+      .Params<ReduceAxisParam>()                                                           \
+      .Inputs({"data"})                                                                    \
+      .InferShape(ReduceAxisShape)                                                         \
       .InferType(ElemwiseType)
 
 LOOM_ARG_REDUCE(argmax, "Index of the maximum along `axis`.");

@@ -7,9 +7,7 @@ namespace {
 struct RegressionOutputParam {
   float grad_scale = 1;
   static void Declare(ParamDeclarer<RegressionOutputParam>& d) {
-    d("grad_scale", &RegressionOutputParam::grad_scale)
-        .Default(1)
-        .Describe("Scales the gradient.");
+    d("grad_scale", &RegressionOutputParam::grad_scale).Default(1).Describe("Scales the gradient.");
   }
 };
 
@@ -32,16 +30,19 @@ void RegressionOutputShape(ShapeContext& ctx) {
   }
 }
 
-#define LOOM_REGRESSION_OUTPUT(Name, Doc)                                                   \
-  LOOM_REGISTER_OP(Name)                                                                     \
-      .Describe(Doc " The label defaults to the data's shape ((N,) for data (N, 1)); the "    \
-                    "backward pass ignores the head gradient: grad = (out - label) terms * " \
-                    "grad_scale / (label.size / N).")                                         \
-      .Params<RegressionOutputParam>()                                                       \
-      .Inputs({"data", "label"})                                                             \
-      .InferShape(RegressionOutputShape)                                                     \
-      .InferType(ElemwiseType)                                                               \
-      .InplaceOptions([](const NodeAttrs&) { return std::vector<std::pair<int, int>>{{0, 0}}; })
+#define LOOM_REGRESSION_OUTPUT(Name, Doc)                                                \
+  LOOM_REGISTER_OP(Name)                                                                 \
+      .Describe(Doc                                                                      \
+                " The label defaults to the data's shape ((N,) for data (N, 1)). The "   \
+                "backward pass ignores the head gradient and scales by grad_scale / "    \
+                "(label.size / N).")                                                     \
+      .Params<RegressionOutputParam>()                                                   \
+      .Inputs({"data", "label"})                                                         \
+      .InferShape(RegressionOutputShape)                                                 \
+      .InferType(ElemwiseType)                                                           \
+      .InplaceOptions([](const NodeAttrs&) {                                             \
+        return std::vector<std::pair<int, int>>{{0, 0}};                                 \
+      })
 
 LOOM_REGRESSION_OUTPUT(LinearRegressionOutput,
                        "Identity forward; squared-loss gradient out - label backward.");

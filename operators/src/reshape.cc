@@ -26,8 +26,8 @@ void BackFillOneDim(ShapeContext& ctx) {
     }
   }
   if (out.Size() % known != 0) {
-    ctx.Fail("cannot reshape " + ctx.DescribeInput(0) + " " + Str(data) + " to " + Str(out) +
-             ": " + std::to_string(out.Size()) + " elements are not a multiple of " +
+    ctx.Fail("cannot reshape " + ctx.DescribeInput(0) + " " + Str(data) + " to " + Str(out) + ": " +
+             std::to_string(out.Size()) + " elements are not a multiple of " +
              std::to_string(known));
   }
   data[unknown] = out.Size() / known;
@@ -94,16 +94,18 @@ struct ReshapeParam {
     using P = ReshapeParam;
     d("shape", &P::shape)
         .Default(Shape{})
-        .Describe("The new shape. Special values: 0 copies the input dimension, -1 infers one "
-                  "dimension, -2 copies all remaining dimensions, -3 merges two consecutive "
-                  "dimensions, -4 a b splits a dimension into a and b (one may be -1).");
+        .Describe(
+            "The new shape. Special values: 0 copies the input dimension, -1 infers one "
+            "dimension, -2 copies all remaining dimensions, -3 merges two consecutive "
+            "dimensions, -4 a b splits a dimension into a and b (one may be -1).");
     d("reverse", &P::reverse)
         .Default(false)
         .Describe("Match the special values from the right instead of the left.");
     d("target_shape", &P::target_shape)
         .Default(Shape{})
-        .Describe("Deprecated: the new shape, 0 marking the one dimension to infer (used when "
-                  "`shape` is empty).");
+        .Describe(
+            "Deprecated: the new shape, 0 marking the one dimension to infer (used when "
+            "`shape` is empty).");
     d("keep_highest", &P::keep_highest)
         .Default(false)
         .Describe("Deprecated, with target_shape: keep the first dimension and infer the rest.");
@@ -162,8 +164,8 @@ std::vector<int64_t> ApplyReshapeCodes(std::vector<int64_t> codes, std::vector<i
       LOOM_CHECK(d2 > 0 || d2 == -1, "code -4 split sizes must be positive or -1 but got ", d2);
       if (d1 == -1 && d0 >= 0) d1 = d0 / d2;
       if (d2 == -1 && d0 >= 0) d2 = d0 / d1;
-      LOOM_CHECK(d0 < 0 || d1 * d2 == d0, "code -4 splits dimension ", d0, " into ", d1, " x ",
-                 d2, ", which does not multiply back to it");
+      LOOM_CHECK(d0 < 0 || d1 * d2 == d0, "code -4 splits dimension ", d0, " into ", d1, " x ", d2,
+                 ", which does not multiply back to it");
       out.push_back(d1);
       out.push_back(d2);
     } else {
@@ -228,8 +230,7 @@ void ReshapeShape(ShapeContext& ctx) {
   const Shape target(out);
   if (data.IsKnown() && target.IsKnown() && data.Size() != target.Size()) {
     ctx.Fail("cannot reshape data " + Str(data) + " (" + std::to_string(data.Size()) +
-             " elements) to " + Str(target) + " (" + std::to_string(target.Size()) +
-             " elements)");
+             " elements) to " + Str(target) + " (" + std::to_string(target.Size()) + " elements)");
   }
   ctx.SetOut(0, target, "data " + Str(data) + " and the requested shape");
   BackFillOneDim(ctx);
@@ -314,8 +315,8 @@ void SqueezeShape(ShapeContext& ctx) {
     for (int64_t a : *p.axis) {
       const int axis = NormalizeAxis(ctx, a, data);
       if (drop[axis]) {
-        ctx.Fail("parameter axis=" + FormatParam(*p.axis) + " names axis " +
-                 std::to_string(axis) + " twice");
+        ctx.Fail("parameter axis=" + FormatParam(*p.axis) + " names axis " + std::to_string(axis) +
+                 " twice");
       }
       if (data[axis] != 0 && data[axis] != 1) {
         ctx.Fail("cannot squeeze axis " + std::to_string(axis) + " of data " + Str(data) +

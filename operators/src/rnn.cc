@@ -110,9 +110,10 @@ void RNNShape(ShapeContext& ctx) {
     // ParamSize is linear in the input size: solve for it.
     const int64_t base = p.ParamSize(0), per_input = p.ParamSize(1) - base;
     if ((params[0] - base) % per_input != 0 || params[0] <= base) {
-      ctx.Fail(ctx.DescribeInput(1) + " has shape " + Str(params) + " but no input size gives "
-               "that many parameters for this RNN (" + std::to_string(base) + " + k*" +
-               std::to_string(per_input) + ")");
+      ctx.Fail(ctx.DescribeInput(1) + " has shape " + Str(params) +
+               " but no input size gives "
+               "that many parameters for this RNN (" +
+               std::to_string(base) + " + k*" + std::to_string(per_input) + ")");
     }
     data[2] = (params[0] - base) / per_input;
   }

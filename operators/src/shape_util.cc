@@ -8,8 +8,8 @@ int Normalize(const ShapeContext& ctx, int64_t axis, const Shape& data, std::str
   const int64_t n = data.ndim() + extra;
   if (axis < -n || axis >= n) {
     ctx.Fail("expected " + std::string(param) + " in [" + std::to_string(-n) + ", " +
-             std::to_string(n - 1) + "] for data " + Str(data) + " but got " +
-             std::string(param) + "=" + std::to_string(axis));
+             std::to_string(n - 1) + "] for data " + Str(data) + " but got " + std::string(param) +
+             "=" + std::to_string(axis));
   }
   return static_cast<int>(axis < 0 ? axis + n : axis);
 }

@@ -17,16 +17,17 @@ struct SliceParam {
         .Default(OptionalInts{})
         .Describe("Step per leading axis (None or empty: 1; negative walks backwards).");
     d.Validate([](SliceParam& p) {
-      LOOM_CHECK(p.begin.size() == p.end.size(), "expected begin and end of the same length but "
-                 "got begin ", detail::ParamTraits<OptionalInts>::Format(p.begin), " and end ",
+      LOOM_CHECK(p.begin.size() == p.end.size(),
+                 "expected begin and end of the same length but "
+                 "got begin ",
+                 detail::ParamTraits<OptionalInts>::Format(p.begin), " and end ",
                  detail::ParamTraits<OptionalInts>::Format(p.end));
       LOOM_CHECK(p.step.empty() || p.step.size() == p.begin.size(),
                  "expected step of the same length as begin but got begin ",
                  detail::ParamTraits<OptionalInts>::Format(p.begin), " and step ",
                  detail::ParamTraits<OptionalInts>::Format(p.step));
       for (size_t i = 0; i < p.step.size(); ++i) {
-        LOOM_CHECK(p.step[i].value_or(1) != 0, "parameter 'step': step[", i,
-                   "] cannot be 0");
+        LOOM_CHECK(p.step[i].value_or(1) != 0, "parameter 'step': step[", i, "] cannot be 0");
       }
     });
   }
@@ -100,8 +101,9 @@ void SliceAxisShape(ShapeContext& ctx) {
     if (e < 0) e += len;
     if (b < 0 || e > len || b >= e) {
       ctx.Fail("expected 0 <= begin < end <= " + std::to_string(len) + " along axis " +
-               std::to_string(axis) + " of data " + Str(data) + " but got begin=" +
-               std::to_string(p.begin) + ", end=" + detail::ParamTraits<std::optional<int64_t>>::Format(p.end));
+               std::to_string(axis) + " of data " + Str(data) +
+               " but got begin=" + std::to_string(p.begin) +
+               ", end=" + detail::ParamTraits<std::optional<int64_t>>::Format(p.end));
     }
     out[axis] = e - b;
   }

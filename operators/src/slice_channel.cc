@@ -24,9 +24,8 @@ void SliceChannelShape(ShapeContext& ctx) {
   if (data.ndim() == 0) return;
   const int axis = NormalizeAxis(ctx, p.axis, data);
   const int64_t len = data[axis];
-  const std::string split = "splitting data " + Str(data) + " along axis " +
-                            std::to_string(axis) + " into num_outputs=" +
-                            std::to_string(p.num_outputs);
+  const std::string split = "splitting data " + Str(data) + " along axis " + std::to_string(axis) +
+                            " into num_outputs=" + std::to_string(p.num_outputs);
   if (len != 0 && len % p.num_outputs != 0) {
     ctx.Fail("cannot split data " + Str(data) + " along axis " + std::to_string(axis) +
              " into num_outputs=" + std::to_string(p.num_outputs) + " equal parts: " +

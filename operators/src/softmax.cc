@@ -88,8 +88,9 @@ struct SoftmaxActivationParam {
     d("mode", &SoftmaxActivationParam::mode)
         .Default(Mode::kInstance)
         .Enum<Mode>({{"instance", Mode::kInstance}, {"channel", Mode::kChannel}})
-        .Describe("instance: softmax over all but the first axis of each instance; channel: "
-                  "softmax over axis 1 at each position.");
+        .Describe(
+            "instance: softmax over all but the first axis of each instance; channel: "
+            "softmax over axis 1 at each position.");
   }
 };
 

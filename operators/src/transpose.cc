@@ -16,8 +16,10 @@ struct TransposeParam {
       std::vector<int64_t> sorted = p.axes.dims();
       std::sort(sorted.begin(), sorted.end());
       for (size_t i = 0; i < sorted.size(); ++i) {
-        LOOM_CHECK(sorted[i] == static_cast<int64_t>(i), "parameter 'axes': expected a "
-                   "permutation of 0..", sorted.size() - 1, " but got ", FormatParam(p.axes));
+        LOOM_CHECK(sorted[i] == static_cast<int64_t>(i),
+                   "parameter 'axes': expected a "
+                   "permutation of 0..",
+                   sorted.size() - 1, " but got ", FormatParam(p.axes));
       }
     });
   }

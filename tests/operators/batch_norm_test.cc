@@ -40,14 +40,18 @@ TEST(BatchNormSchema, ChannelAxis) {
   Symbol last = MakeOp("BatchNorm", {{"axis", "-1"}});
   EXPECT_EQ(PartialShape(last, {{"op_data", Shape{2, 3, 4}}}, "op_beta"), (Shape{4}));
   // An unknown channel count comes from a per-channel input.
-  EXPECT_EQ(PartialShape(bn, {{"op_data", Shape{2, 0, 4}}, {"op_moving_mean", Shape{6}}},
-                         "op_data"),
-            (Shape{2, 6, 4}));
-  ExpectError<ShapeError>([&] {
-    MakeOp("BatchNorm", {{"axis", "3"}}).InferShapePartial({{"op_data", Shape{2, 3, 4}}});
-  }, {"op: BatchNorm expected axis in [-3, 2] for data (2,3,4) but got axis=3"});
+  EXPECT_EQ(
+      PartialShape(bn, {{"op_data", Shape{2, 0, 4}}, {"op_moving_mean", Shape{6}}}, "op_data"),
+      (Shape{2, 6, 4}));
   ExpectError<ShapeError>(
-      [&] { bn.InferShapePartial({{"op_data", Shape{2, 3, 4}}, {"op_gamma", Shape{4}}}); },
+      [&] {
+        MakeOp("BatchNorm", {{"axis", "3"}}).InferShapePartial({{"op_data", Shape{2, 3, 4}}});
+      },
+      {"op: BatchNorm expected axis in [-3, 2] for data (2,3,4) but got axis=3"});
+  ExpectError<ShapeError>(
+      [&] {
+        bn.InferShapePartial({{"op_data", Shape{2, 3, 4}}, {"op_gamma", Shape{4}}});
+      },
       {"input 'gamma' ('op_gamma') has shape (4) but expected (3)"});
 }
 
@@ -60,8 +64,11 @@ TEST(BatchNormSchema, Float16DataKeepsFloat32Statistics) {
   EXPECT_EQ(r->auxiliary_states, (std::vector<DType>{DType::kFloat32, DType::kFloat32}));
   r = bn.InferType({{"op_data", DType::kFloat64}});
   EXPECT_EQ(r->auxiliary_states[0], DType::kFloat64);
-  ExpectError<DTypeError>([&] { bn.InferTypePartial({{"op_data", DType::kInt32}}); },
-                          {"op: BatchNorm supports only floating-point data", "int32"});
+  ExpectError<DTypeError>(
+      [&] {
+        bn.InferTypePartial({{"op_data", DType::kInt32}});
+      },
+      {"op: BatchNorm supports only floating-point data", "int32"});
 }
 
 }  // namespace

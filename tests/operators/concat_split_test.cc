@@ -39,14 +39,22 @@ TEST(ConcatSchema, PartialShapesBothWays) {
 TEST(ConcatSchema, Errors) {
   Symbol a = Symbol::Variable("a"), b = Symbol::Variable("b");
   Symbol cat = MakeOp("Concat", {{"dim", "1"}}, {a, b});
-  ExpectError<ShapeError>([&] { cat.InferShapePartial({{"a", Shape{2, 3}}, {"b", Shape{3, 5}}}); },
-                          {"op: Concat input 'arg1' ('b') has shape (3,5) but expected (2,0)"});
+  ExpectError<ShapeError>(
+      [&] {
+        cat.InferShapePartial({{"a", Shape{2, 3}}, {"b", Shape{3, 5}}});
+      },
+      {"op: Concat input 'arg1' ('b') has shape (3,5) but expected (2,0)"});
   Symbol far = MakeOp("Concat", {{"dim", "2"}}, {a, b});
-  ExpectError<ShapeError>([&] { far.InferShapePartial({{"a", Shape{2, 3}}}); },
-                          {"expected dim in [-2, 1] for data (2,3) but got dim=2"});
+  ExpectError<ShapeError>(
+      [&] {
+        far.InferShapePartial({{"a", Shape{2, 3}}});
+      },
+      {"expected dim in [-2, 1] for data (2,3) but got dim=2"});
   Symbol d = Symbol::Variable("d");
   ExpectError<ShapeError>(
-      [&] { (cat + d).InferShapePartial({{"a", Shape{2, 3}}, {"b", Shape{2, 0}}, {"d", Shape{2, 3}}}); },
+      [&] {
+        (cat + d).InferShapePartial({{"a", Shape{2, 3}}, {"b", Shape{2, 0}}, {"d", Shape{2, 3}}});
+      },
       {"output has size 3 along dim=1 but the known inputs already add up to 3"});
 }
 
@@ -55,8 +63,7 @@ TEST(SliceChannelSchema, OutputNamesAndShapes) {
   Symbol one = MakeOp("SliceChannel", {{"num_outputs", "1"}});
   EXPECT_EQ(one.ListOutputs(), (std::vector<std::string>{"op_output0"}));
   Symbol s = MakeOp("split", {{"num_outputs", "3"}, {"axis", "-1"}, {"squeeze_axis", "True"}});
-  EXPECT_EQ(s.ListOutputs(),
-            (std::vector<std::string>{"op_output0", "op_output1", "op_output2"}));
+  EXPECT_EQ(s.ListOutputs(), (std::vector<std::string>{"op_output0", "op_output1", "op_output2"}));
   auto r = s.InferShape({{"op_data", Shape{2, 4, 3}}});
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->outputs, (std::vector<Shape>{{2, 4}, {2, 4}, {2, 4}}));
@@ -72,24 +79,32 @@ TEST(SliceChannelSchema, BackwardFromOneOutput) {
   EXPECT_EQ(PartialShape(sq[1] + c, {{"op_data", Shape{0, 10}}, {"c", Shape{5}}}, "op_data"),
             (Shape{5, 10}));
   Symbol s = MakeOp("SliceChannel", {{"num_outputs", "3"}});
-  EXPECT_EQ(PartialShape(s[1] + c, {{"op_data", Shape{0, 15, 0}}, {"c", Shape{3, 5, 2}}},
-                         "op_data"),
-            (Shape{3, 15, 2}));
+  EXPECT_EQ(
+      PartialShape(s[1] + c, {{"op_data", Shape{0, 15, 0}}, {"c", Shape{3, 5, 2}}}, "op_data"),
+      (Shape{3, 15, 2}));
   // An unknown split axis stays unknown (MXNet fails on it).
   Symbol first = MakeOp("SliceChannel", {{"num_outputs", "3"}, {"axis", "0"}});
   EXPECT_EQ(PartialShape(first, {{"op_data", Shape{0, 4, 3}}}, "op_output2"), (Shape{0, 4, 3}));
 }
 
 TEST(SliceChannelSchema, Errors) {
-  ExpectError<ShapeError>([] {
-    MakeOp("SliceChannel", {{"num_outputs", "3"}}).InferShapePartial({{"op_data", Shape{2, 4}}});
-  }, {"op: SliceChannel cannot split data (2,4) along axis 1 into num_outputs=3 equal parts"});
-  ExpectError<ShapeError>([] {
-    MakeOp("SliceChannel", {{"num_outputs", "2"}, {"squeeze_axis", "true"}})
-        .InferShapePartial({{"op_data", Shape{2, 4}}});
-  }, {"with squeeze_axis the split axis must have num_outputs=2 elements"});
-  ExpectError([] { MakeOp("SliceChannel", {{"num_outputs", "0"}}); },
-              {"parameter 'num_outputs' (int): expected a value >= 1 but got '0'"});
+  ExpectError<ShapeError>(
+      [] {
+        MakeOp("SliceChannel", {{"num_outputs", "3"}})
+            .InferShapePartial({{"op_data", Shape{2, 4}}});
+      },
+      {"op: SliceChannel cannot split data (2,4) along axis 1 into num_outputs=3 equal parts"});
+  ExpectError<ShapeError>(
+      [] {
+        MakeOp("SliceChannel", {{"num_outputs", "2"}, {"squeeze_axis", "true"}})
+            .InferShapePartial({{"op_data", Shape{2, 4}}});
+      },
+      {"with squeeze_axis the split axis must have num_outputs=2 elements"});
+  ExpectError(
+      [] {
+        MakeOp("SliceChannel", {{"num_outputs", "0"}});
+      },
+      {"parameter 'num_outputs' (int): expected a value >= 1 but got '0'"});
 }
 
 }  // namespace

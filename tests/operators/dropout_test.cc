@@ -24,13 +24,22 @@ TEST(DropoutSchema, ShapesBothWaysAndErrors) {
   Symbol d = MakeOp("Dropout", {{"mode", "always"}});
   Symbol z = Symbol::Variable("z");
   EXPECT_EQ(testing::PartialShape(d + z, {{"z", Shape{4, 5}}}, "op_data"), (Shape{4, 5}));
-  ExpectError([] { MakeOp("Dropout", {{"p", "1.5"}}); },
-              {"parameter 'p' (float): expected a value <= 1 but got '1.5'"});
-  ExpectError([] { MakeOp("Dropout", {{"mode", "sometimes"}}); },
-              {"expected one of {training, always} but got 'sometimes'"});
+  ExpectError(
+      [] {
+        MakeOp("Dropout", {{"p", "1.5"}});
+      },
+      {"parameter 'p' (float): expected a value <= 1 but got '1.5'"});
+  ExpectError(
+      [] {
+        MakeOp("Dropout", {{"mode", "sometimes"}});
+      },
+      {"expected one of {training, always} but got 'sometimes'"});
   Symbol bad = MakeOp("Dropout", {{"axes", "(3,)"}});
-  ExpectError<ShapeError>([&] { bad.InferShapePartial({{"op_data", Shape{2, 3}}}); },
-                          {"expected axes in [-2, 1] for data (2,3) but got axes=3"});
+  ExpectError<ShapeError>(
+      [&] {
+        bad.InferShapePartial({{"op_data", Shape{2, 3}}});
+      },
+      {"expected axes in [-2, 1] for data (2,3) but got axes=3"});
 }
 
 }  // namespace

@@ -11,9 +11,9 @@ using testing::PartialShape;
 using testing::PartialType;
 
 TEST(UnarySchema, ShapeAndDtypeFlowBothWays) {
-  for (const char* op : {"exp", "log", "sqrt", "rsqrt", "square", "tanh", "sigmoid", "relu", "abs",
-                         "negative", "sin", "_copy", "identity", "BlockGrad", "zeros_like",
-                         "ones_like"}) {
+  for (const char* op :
+       {"exp", "log", "sqrt", "rsqrt", "square", "tanh", "sigmoid", "relu", "abs", "negative",
+        "sin", "_copy", "identity", "BlockGrad", "zeros_like", "ones_like"}) {
     SCOPED_TRACE(op);
     Symbol u = MakeOp(op, {});
     EXPECT_EQ(u.ListArguments(), (std::vector<std::string>{"op_data"}));
@@ -33,8 +33,11 @@ TEST(ClipSchema, RequiresBothBounds) {
   EXPECT_EQ(PartialShape(MakeOp("clip", {{"a_min", "-1"}, {"a_max", "1e-3"}}),
                          {{"op_data", Shape{2, 3}}}, "op_output"),
             (Shape{2, 3}));
-  ExpectError([] { MakeOp("clip", {{"a_min", "1"}}); },
-              {"required parameter 'a_max' is missing", "clip"});
+  ExpectError(
+      [] {
+        MakeOp("clip", {{"a_min", "1"}});
+      },
+      {"required parameter 'a_max' is missing", "clip"});
 }
 
 TEST(CastSchema, OutputDtypeFromParameter) {
@@ -47,8 +50,11 @@ TEST(CastSchema, OutputDtypeFromParameter) {
   EXPECT_EQ(r.outputs[0], DType::kFloat32);
   EXPECT_EQ(PartialType(MakeOp("cast", {{"dtype", "uint8"}}), {}, "op_output"), DType::kUInt8);
   EXPECT_EQ(PartialShape(c, {{"op_data", Shape{2, 3}}}, "op_output"), (Shape{2, 3}));
-  ExpectError([] { MakeOp("Cast", {{"dtype", "complex"}}); },
-              {"parameter 'dtype' (dtype)", "but got 'complex'"});
+  ExpectError(
+      [] {
+        MakeOp("Cast", {{"dtype", "complex"}});
+      },
+      {"parameter 'dtype' (dtype)", "but got 'complex'"});
   ExpectError([] { MakeOp("Cast", {}); }, {"required parameter 'dtype' is missing"});
 }
 
@@ -65,14 +71,17 @@ TEST(InitSchema, ZerosAndOnesHaveNoInputs) {
   Symbol x = Symbol::Variable("x");
   Symbol internals = (begin + x).GetInternals();
   EXPECT_EQ(PartialShape(internals, {{"x", Shape{2, 5, 200}}}, "op_output"), (Shape{2, 5, 200}));
-  ExpectError<ShapeError>([&] { (begin + x).InferShapePartial({{"x", Shape{2, 5, 100}}}); },
-                          {"(2,5,100)"});
+  ExpectError<ShapeError>(
+      [&] {
+        (begin + x).InferShapePartial({{"x", Shape{2, 5, 100}}});
+      },
+      {"(2,5,100)"});
 }
 
 TEST(BroadcastSchema, NumPyRules) {
-  for (const char* op : {"broadcast_add", "broadcast_plus", "broadcast_sub", "broadcast_minus",
-                         "broadcast_mul", "broadcast_div", "broadcast_maximum",
-                         "broadcast_minimum", "broadcast_power"}) {
+  for (const char* op :
+       {"broadcast_add", "broadcast_plus", "broadcast_sub", "broadcast_minus", "broadcast_mul",
+        "broadcast_div", "broadcast_maximum", "broadcast_minimum", "broadcast_power"}) {
     SCOPED_TRACE(op);
     Symbol b = MakeOp(op, {});
     EXPECT_EQ(b.ListArguments(), (std::vector<std::string>{"op_lhs", "op_rhs"}));
@@ -86,7 +95,9 @@ TEST(BroadcastSchema, NumPyRules) {
   EXPECT_EQ(PartialShape(b, {{"op_lhs", Shape{0, 3}}, {"op_rhs", Shape{2, 1}}}, "op_output"),
             (Shape{0, 3}));
   ExpectError<ShapeError>(
-      [&] { b.InferShapePartial({{"op_lhs", Shape{2, 3}}, {"op_rhs", Shape{4, 3}}}); },
+      [&] {
+        b.InferShapePartial({{"op_lhs", Shape{2, 3}}, {"op_rhs", Shape{4, 3}}});
+      },
       {"op: broadcast_add cannot broadcast input 'lhs' ('op_lhs') (2,3) with input 'rhs' "
        "('op_rhs') (4,3): sizes 2 and 4 differ"});
 }
@@ -113,8 +124,11 @@ TEST(AddNSchema, VariadicSum) {
   EXPECT_EQ(s.ListArguments(), (std::vector<std::string>{"a", "b", "c"}));
   auto r = s.InferShapePartial({{"a", Shape{2, 0}}, {"c", Shape{0, 3}}});
   EXPECT_EQ(r.arguments, (std::vector<Shape>(3, Shape{2, 3})));
-  ExpectError<ShapeError>([&] { s.InferShapePartial({{"a", Shape{2, 3}}, {"b", Shape{3, 2}}}); },
-                          {"op: add_n input 'arg1' ('b') has shape (3,2)"});
+  ExpectError<ShapeError>(
+      [&] {
+        s.InferShapePartial({{"a", Shape{2, 3}}, {"b", Shape{3, 2}}});
+      },
+      {"op: add_n input 'arg1' ('b') has shape (3,2)"});
 }
 
 }  // namespace

@@ -19,10 +19,15 @@ TEST(EmbeddingSchema, WeightAndOutput) {
   Symbol z = Symbol::Variable("z");
   EXPECT_EQ(PartialShape(e + z, {{"z", Shape{2, 3, 10}}}, "op_data"), (Shape{2, 3}));
   ExpectError<ShapeError>(
-      [&] { e.InferShapePartial({{"op_data", Shape{2}}, {"op_weight", Shape{100, 6}}}); },
+      [&] {
+        e.InferShapePartial({{"op_data", Shape{2}}, {"op_weight", Shape{100, 6}}});
+      },
       {"input 'weight' ('op_weight') has shape (100,6) but expected (100,10)"});
-  ExpectError([] { MakeOp("Embedding", {{"input_dim", "0"}, {"output_dim", "5"}}); },
-              {"parameter 'input_dim' (int): expected a value >= 1 but got '0'"});
+  ExpectError(
+      [] {
+        MakeOp("Embedding", {{"input_dim", "0"}, {"output_dim", "5"}});
+      },
+      {"parameter 'input_dim' (int): expected a value >= 1 but got '0'"});
 }
 
 TEST(EmbeddingSchema, IndicesDtypeIsFree) {
@@ -37,8 +42,8 @@ TEST(EmbeddingSchema, IndicesDtypeIsFree) {
 }
 
 TEST(OneHotSchema, ShapeAndDtype) {
-  Symbol o = MakeOp("one_hot", {{"depth", "5"}, {"on_value", "2"}, {"off_value", "-1"},
-                                {"dtype", "int32"}});
+  Symbol o = MakeOp("one_hot",
+                    {{"depth", "5"}, {"on_value", "2"}, {"off_value", "-1"}, {"dtype", "int32"}});
   EXPECT_EQ(o.ListArguments(), (std::vector<std::string>{"op_indices"}));
   EXPECT_EQ(PartialShape(o, {{"op_indices", Shape{2, 3}}}, "op_output"), (Shape{2, 3, 5}));
   EXPECT_EQ(PartialType(o, {{"op_indices", DType::kFloat32}}, "op_output"), DType::kInt32);
@@ -55,9 +60,9 @@ TEST(PickSchema, IndexHasTheDataShapeWithoutAxis) {
   auto r = keep.InferShapePartial({{"op_data", Shape{2, 3, 4}}});
   EXPECT_EQ(r.arguments[1], (Shape{2, 3}));
   EXPECT_EQ(r.outputs[0], (Shape{2, 3, 1}));
-  EXPECT_EQ(PartialType(p, {{"op_data", DType::kFloat16}, {"op_index", DType::kInt32}},
-                        "op_output"),
-            DType::kFloat16);
+  EXPECT_EQ(
+      PartialType(p, {{"op_data", DType::kFloat16}, {"op_index", DType::kInt32}}, "op_output"),
+      DType::kFloat16);
   ExpectError([] { MakeOp("pick", {{"axis", "None"}}); }, {"pick needs an axis"});
 }
 
@@ -72,24 +77,30 @@ TEST(WhereSchema, ConditionShapes) {
   Symbol w = MakeOp("where", {});
   EXPECT_EQ(w.ListArguments(), (std::vector<std::string>{"op_condition", "op_x", "op_y"}));
   // x, y and the output share one shape, known from parts of each.
-  auto r = w.InferShapePartial({{"op_condition", Shape{2, 3}}, {"op_x", Shape{2, 0}},
-                                {"op_y", Shape{0, 3}}});
+  auto r = w.InferShapePartial(
+      {{"op_condition", Shape{2, 3}}, {"op_x", Shape{2, 0}}, {"op_y", Shape{0, 3}}});
   EXPECT_EQ(r.arguments[1], (Shape{2, 3}));
   EXPECT_EQ(r.outputs[0], (Shape{2, 3}));
   // A 1-D condition selects rows.
   EXPECT_TRUE(w.InferShape({{"op_condition", Shape{2}}, {"op_x", Shape{2, 3}}}).has_value());
   ExpectError<ShapeError>(
-      [&] { w.InferShapePartial({{"op_condition", Shape{3}}, {"op_x", Shape{2, 3}}}); },
+      [&] {
+        w.InferShapePartial({{"op_condition", Shape{3}}, {"op_x", Shape{2, 3}}});
+      },
       {"op: where input 'condition' ('op_condition') has shape (3)",
        "one element per row of x (2,3)"});
   ExpectError<ShapeError>(
-      [&] { w.InferShapePartial({{"op_x", Shape{2, 3}}, {"op_y", Shape{2, 4}}}); },
+      [&] {
+        w.InferShapePartial({{"op_x", Shape{2, 3}}, {"op_y", Shape{2, 4}}});
+      },
       {"x and y must have the same shape"});
   // The condition's dtype is free; x and y must agree.
   EXPECT_EQ(PartialType(w, {{"op_condition", DType::kInt32}, {"op_x", DType::kFloat16}}, "op_y"),
             DType::kFloat16);
   ExpectError<DTypeError>(
-      [&] { w.InferTypePartial({{"op_x", DType::kFloat16}, {"op_y", DType::kFloat32}}); },
+      [&] {
+        w.InferTypePartial({{"op_x", DType::kFloat16}, {"op_y", DType::kFloat32}});
+      },
       {"input 'x' ('op_x') has dtype float16 but input 'y' ('op_y') has dtype float32"});
 }
 

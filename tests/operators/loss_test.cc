@@ -18,11 +18,13 @@ TEST(RegressionOutputSchema, LabelFollowsTheData) {
     // A single column gets a 1-D label, as MXNet.
     EXPECT_EQ(PartialShape(s, {{"op_data", Shape{4, 1}}}, "op_label"), (Shape{4}));
     // Any label with the batch size and element count is accepted.
-    EXPECT_EQ(PartialShape(s, {{"op_data", Shape{4, 3}}, {"op_label", Shape{4, 3, 1}}},
-                           "op_output"),
-              (Shape{4, 3}));
+    EXPECT_EQ(
+        PartialShape(s, {{"op_data", Shape{4, 3}}, {"op_label", Shape{4, 3, 1}}}, "op_output"),
+        (Shape{4, 3}));
     ExpectError<ShapeError>(
-        [&] { s.InferShapePartial({{"op_data", Shape{4, 3}}, {"op_label", Shape{2, 6}}}); },
+        [&] {
+          s.InferShapePartial({{"op_data", Shape{4, 3}}, {"op_label", Shape{2, 6}}});
+        },
         {std::string("op: ") + op, "input 'label' ('op_label') has shape (2,6)",
          "batch size 4 and 12 elements"});
   }
@@ -31,20 +33,25 @@ TEST(RegressionOutputSchema, LabelFollowsTheData) {
 TEST(RegressionOutputSchema, LabelDtypeMustMatch) {
   Symbol s = MakeOp("LinearRegressionOutput", {});
   ExpectError<DTypeError>(
-      [&] { s.InferTypePartial({{"op_data", DType::kFloat16}, {"op_label", DType::kInt32}}); },
+      [&] {
+        s.InferTypePartial({{"op_data", DType::kFloat16}, {"op_label", DType::kInt32}});
+      },
       {"input 'label' ('op_label') has dtype int32"});
 }
 
 TEST(MakeLossSchema, TwoOperatorsAsInMXNet) {
-  Symbol legacy = MakeOp("MakeLoss", {{"grad_scale", "2"}, {"valid_thresh", "0.1"},
-                                      {"normalization", "valid"}});
+  Symbol legacy = MakeOp(
+      "MakeLoss", {{"grad_scale", "2"}, {"valid_thresh", "0.1"}, {"normalization", "valid"}});
   EXPECT_EQ(legacy.ListOutputs(), (std::vector<std::string>{"op_output"}));
   // make_loss names its output "loss".
   Symbol loss = MakeOp("make_loss", {});
   EXPECT_EQ(loss.ListOutputs(), (std::vector<std::string>{"op_loss"}));
   EXPECT_EQ(PartialShape(loss, {{"op_data", Shape{4, 3}}}, "op_loss"), (Shape{4, 3}));
-  ExpectError([] { MakeOp("MakeLoss", {{"normalization", "mean"}}); },
-              {"expected one of {null, batch, valid} but got 'mean'"});
+  ExpectError(
+      [] {
+        MakeOp("MakeLoss", {{"normalization", "mean"}});
+      },
+      {"expected one of {null, batch, valid} but got 'mean'"});
 }
 
 TEST(BlockGradSchema, AliasStopGradient) {

@@ -27,16 +27,19 @@ TEST(LRNSchema, HiddenTmpNorm) {
 TEST(L2NormalizationSchema, NormShapePerMode) {
   const Shape data{2, 3, 4, 5};
   EXPECT_EQ(AllOutputShapes(MakeOp("L2Normalization", {}), {{"op_data", data}})[1], (Shape{2}));
-  EXPECT_EQ(AllOutputShapes(MakeOp("L2Normalization", {{"mode", "channel"}}),
-                            {{"op_data", data}})[1],
-            (Shape{2, 1, 4, 5}));
+  EXPECT_EQ(
+      AllOutputShapes(MakeOp("L2Normalization", {{"mode", "channel"}}), {{"op_data", data}})[1],
+      (Shape{2, 1, 4, 5}));
   EXPECT_EQ(AllOutputShapes(MakeOp("L2Normalization", {{"mode", "spatial"}, {"eps", "1e-6"}}),
                             {{"op_data", data}})[1],
             (Shape{2, 3}));
   EXPECT_EQ(MakeOp("L2Normalization", {}).ListOutputs(), (std::vector<std::string>{"op_output"}));
-  ExpectError<ShapeError>([] {
-    MakeOp("L2Normalization", {{"mode", "channel"}}).InferShapePartial({{"op_data", Shape{2, 3}}});
-  }, {"op: L2Normalization mode 'channel' needs data of at least 3 dimensions"});
+  ExpectError<ShapeError>(
+      [] {
+        MakeOp("L2Normalization", {{"mode", "channel"}})
+            .InferShapePartial({{"op_data", Shape{2, 3}}});
+      },
+      {"op: L2Normalization mode 'channel' needs data of at least 3 dimensions"});
 }
 
 TEST(InstanceNormSchema, PerChannelParametersAndFloat32) {
@@ -48,8 +51,11 @@ TEST(InstanceNormSchema, PerChannelParametersAndFloat32) {
   EXPECT_EQ(PartialShape(in, {{"op_data", Shape{0, 3, 4}}}, "op_gamma"), (Shape{3}));
   auto r = in.InferTypePartial({});
   EXPECT_EQ(r.arguments, (std::vector<DType>(3, DType::kFloat32)));
-  ExpectError<DTypeError>([&] { in.InferTypePartial({{"op_data", DType::kFloat64}}); },
-                          {"supports only float32"});
+  ExpectError<DTypeError>(
+      [&] {
+        in.InferTypePartial({{"op_data", DType::kFloat64}});
+      },
+      {"supports only float32"});
 }
 
 }  // namespace

@@ -81,8 +81,8 @@ const std::map<std::string, std::pair<Deviation, const char*>>& Deviations() {
   bool ok = loom.ndim() == mxnet.ndim();
   for (int i = 0; ok && i < mxnet.ndim(); ++i) ok = mxnet[i] == 0 || mxnet[i] == loom[i];
   if (ok) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "Loom " << loom.ToString() << " vs MXNet "
-                                       << mxnet.ToString();
+  return ::testing::AssertionFailure()
+         << "Loom " << loom.ToString() << " vs MXNet " << mxnet.ToString();
 }
 
 ::testing::AssertionResult Refines(DType loom, const std::string& mxnet) {
@@ -113,8 +113,8 @@ TEST_P(MXNetOracle, SchemaAndInferenceMatch) {
     s = build();
   } catch (const Error& e) {
     // Loom may reject parameters that MXNet only rejects during inference (or never).
-    EXPECT_TRUE(c.inference_fails || (dev != Deviations().end() &&
-                                      dev->second.first == Deviation::kLoomRejects))
+    EXPECT_TRUE(c.inference_fails ||
+                (dev != Deviations().end() && dev->second.first == Deviation::kLoomRejects))
         << e.what();
     return;
   }

@@ -31,10 +31,16 @@ TEST(ReduceSchema, AxisKeepdimsExclude) {
   }
   EXPECT_EQ(Reduce("sum", {{"axis", "1"}}, Shape{0, 3, 4}), (Shape{0, 4}));
   EXPECT_EQ(Reduce("sum", {{"axis", "0"}}, Shape{5}), (Shape{1}));
-  ExpectError<ShapeError>([] { Reduce("sum", {{"axis", "(1, 1)"}}, Shape{2, 3, 4}); },
-                          {"op: sum parameter axis=(1, 1) lists axis 1 twice"});
-  ExpectError<ShapeError>([] { Reduce("mean", {{"axis", "3"}}, Shape{2, 3, 4}); },
-                          {"op: mean expected axis in [-3, 2] for data (2,3,4) but got axis=3"});
+  ExpectError<ShapeError>(
+      [] {
+        Reduce("sum", {{"axis", "(1, 1)"}}, Shape{2, 3, 4});
+      },
+      {"op: sum parameter axis=(1, 1) lists axis 1 twice"});
+  ExpectError<ShapeError>(
+      [] {
+        Reduce("mean", {{"axis", "3"}}, Shape{2, 3, 4});
+      },
+      {"op: mean expected axis in [-3, 2] for data (2,3,4) but got axis=3"});
 }
 
 TEST(ArgReduceSchema, AxisAndKeepdims) {
@@ -43,8 +49,7 @@ TEST(ArgReduceSchema, AxisAndKeepdims) {
     EXPECT_EQ(Reduce(op, {}, Shape{2, 3, 4}), (Shape{1}));
     EXPECT_EQ(Reduce(op, {{"keepdims", "True"}}, Shape{2, 3, 4}), (Shape{1, 1, 1}));
     EXPECT_EQ(Reduce(op, {{"axis", "1"}}, Shape{2, 3, 4}), (Shape{2, 4}));
-    EXPECT_EQ(Reduce(op, {{"axis", "-1"}, {"keepdims", "True"}}, Shape{2, 3, 4}),
-              (Shape{2, 3, 1}));
+    EXPECT_EQ(Reduce(op, {{"axis", "-1"}, {"keepdims", "True"}}, Shape{2, 3, 4}), (Shape{2, 3, 1}));
     EXPECT_EQ(Reduce(op, {{"axis", "1"}}, Shape{0, 3, 4}), (Shape{0, 4}));
   }
   EXPECT_EQ(Reduce("argmax", {{"axis", "0"}}, Shape{5}), (Shape{1}));
@@ -70,13 +75,22 @@ TEST(DotSchema, TensorProducts) {
   // T28: dot(x(0,3,4), y(4,5)) gives (0,3,5).
   EXPECT_EQ(Dot("dot", {}, Shape{0, 3, 4}, Shape{4, 5}), (Shape{0, 3, 5}));
   EXPECT_EQ(Dot("dot", {{"forward_stype", "default"}}, Shape{2, 3}, Shape{3, 4}), (Shape{2, 4}));
-  ExpectError<ShapeError>([] { Dot("dot", {}, Shape{2, 3}, Shape{4, 5}); },
-                          {"op: dot cannot multiply (2,3) x (4,5): the contracted sizes 3 and 4 "
-                           "differ"});
-  ExpectError<ShapeError>([] { Dot("dot", {{"transpose_a", "True"}}, Shape{3}, Shape{3}); },
-                          {"cannot transpose vectors"});
-  ExpectError<NotSupportedError>([] { MakeOp("dot", {{"forward_stype", "csr"}}); },
-                                 {"only dense ('default') storage"});
+  ExpectError<ShapeError>(
+      [] {
+        Dot("dot", {}, Shape{2, 3}, Shape{4, 5});
+      },
+      {"op: dot cannot multiply (2,3) x (4,5): the contracted sizes 3 and 4 "
+       "differ"});
+  ExpectError<ShapeError>(
+      [] {
+        Dot("dot", {{"transpose_a", "True"}}, Shape{3}, Shape{3});
+      },
+      {"cannot transpose vectors"});
+  ExpectError<NotSupportedError>(
+      [] {
+        MakeOp("dot", {{"forward_stype", "csr"}});
+      },
+      {"only dense ('default') storage"});
 }
 
 TEST(BatchDotSchema, BatchedMatrices) {
@@ -89,12 +103,21 @@ TEST(BatchDotSchema, BatchedMatrices) {
   // T28: batch_dot((0,3,4),(0,4,5)) gives (0,3,5); with the contracted size unknown, nothing.
   EXPECT_EQ(Dot("batch_dot", {}, Shape{0, 3, 4}, Shape{0, 4, 5}), (Shape{0, 3, 5}));
   EXPECT_EQ(Dot("batch_dot", {}, Shape{0, 3, 4}, Shape{0, 0, 5}), Shape());
-  ExpectError<ShapeError>([] { Dot("batch_dot", {}, Shape{2, 3, 4}, Shape{3, 4, 5}); },
-                          {"op: batch_dot needs equal batch dimensions"});
-  ExpectError<ShapeError>([] { Dot("batch_dot", {}, Shape{2, 3, 4}, Shape{2, 3, 5}); },
-                          {"the contracted sizes 4 and 3 differ"});
-  ExpectError<ShapeError>([] { Dot("batch_dot", {}, Shape{2, 3}, Shape{2, 3}); },
-                          {"same number (>= 3) of dimensions"});
+  ExpectError<ShapeError>(
+      [] {
+        Dot("batch_dot", {}, Shape{2, 3, 4}, Shape{3, 4, 5});
+      },
+      {"op: batch_dot needs equal batch dimensions"});
+  ExpectError<ShapeError>(
+      [] {
+        Dot("batch_dot", {}, Shape{2, 3, 4}, Shape{2, 3, 5});
+      },
+      {"the contracted sizes 4 and 3 differ"});
+  ExpectError<ShapeError>(
+      [] {
+        Dot("batch_dot", {}, Shape{2, 3}, Shape{2, 3});
+      },
+      {"same number (>= 3) of dimensions"});
 }
 
 }  // namespace

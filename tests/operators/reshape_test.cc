@@ -64,24 +64,37 @@ TEST(ReshapeSchema, PartialShapesBothWays) {
 TEST(ReshapeSchema, Errors) {
   Symbol copy_too_many = MakeOp("Reshape", {{"shape", "(0,0,0,0)"}});
   ExpectError<ShapeError>(
-      [&] { copy_too_many.InferShapePartial({{"op_data", Shape{2, 3, 4}}}); },
+      [&] {
+        copy_too_many.InferShapePartial({{"op_data", Shape{2, 3, 4}}});
+      },
       {"op: Reshape cannot reshape data (2,3,4) with shape=(0, 0, 0, 0)",
        "code 0 at position 3 has no input dimension to copy"});
   ExpectError<ShapeError>(
-      [&] { MakeOp("Reshape", {{"shape", "(-1,-1)"}}).InferShapePartial({{"op_data", Shape{6}}}); },
+      [&] {
+        MakeOp("Reshape", {{"shape", "(-1,-1)"}}).InferShapePartial({{"op_data", Shape{6}}});
+      },
       {"more than one dimension is -1"});
-  ExpectError<ShapeError>([&] {
-    MakeOp("Reshape", {{"shape", "(-4,4,2)"}}).InferShapePartial({{"op_data", Shape{6, 2}}});
-  }, {"code -4 splits dimension 6 into 4 x 2"});
+  ExpectError<ShapeError>(
+      [&] {
+        MakeOp("Reshape", {{"shape", "(-4,4,2)"}}).InferShapePartial({{"op_data", Shape{6, 2}}});
+      },
+      {"code -4 splits dimension 6 into 4 x 2"});
   // MXNet accepts a size change here and fails when running; Loom refuses at once.
   ExpectError<ShapeError>(
-      [&] { MakeOp("Reshape", {{"shape", "(5,-1)"}}).InferShapePartial({{"op_data", Shape{2, 3, 4}}}); },
+      [&] {
+        MakeOp("Reshape", {{"shape", "(5,-1)"}}).InferShapePartial({{"op_data", Shape{2, 3, 4}}});
+      },
       {"cannot infer the -1 dimension: 24 elements are not a multiple of 5"});
   ExpectError<ShapeError>(
-      [&] { MakeOp("Reshape", {{"shape", "(7,)"}}).InferShapePartial({{"op_data", Shape{2, 3, 4}}}); },
+      [&] {
+        MakeOp("Reshape", {{"shape", "(7,)"}}).InferShapePartial({{"op_data", Shape{2, 3, 4}}});
+      },
       {"cannot reshape data (2,3,4) (24 elements) to (7) (7 elements)"});
-  ExpectError([] { MakeOp("Reshape", {{"shape", "(-5,2)"}}); },
-              {"parameter 'shape': expected dimensions >= -4"});
+  ExpectError(
+      [] {
+        MakeOp("Reshape", {{"shape", "(-5,2)"}});
+      },
+      {"parameter 'shape': expected dimensions >= -4"});
 }
 
 TEST(FlattenSchema, CollapsesAllButTheFirstAxis) {
@@ -103,11 +116,16 @@ TEST(ExpandDimsSchema, InsertsAnAxisBothWays) {
   EXPECT_EQ(PartialShape(e1, {{"op_data", Shape{0, 3}}}, "op_output"), (Shape{0, 1, 3}));
   Symbol z = Symbol::Variable("z");
   EXPECT_EQ(PartialShape(e1 + z, {{"z", Shape{2, 1, 3}}}, "op_data"), (Shape{2, 3}));
-  ExpectError<ShapeError>([&] {
-    MakeOp("expand_dims", {{"axis", "3"}}).InferShapePartial({{"op_data", Shape{2, 3}}});
-  }, {"op: expand_dims expected axis in [-3, 2] for data (2,3) but got axis=3"});
-  ExpectError<ShapeError>([&] { (e1 + z).InferShapePartial({{"z", Shape{2, 2, 3}}}); },
-                          {"the inserted axis 1 must have size 1"});
+  ExpectError<ShapeError>(
+      [&] {
+        MakeOp("expand_dims", {{"axis", "3"}}).InferShapePartial({{"op_data", Shape{2, 3}}});
+      },
+      {"op: expand_dims expected axis in [-3, 2] for data (2,3) but got axis=3"});
+  ExpectError<ShapeError>(
+      [&] {
+        (e1 + z).InferShapePartial({{"z", Shape{2, 2, 3}}});
+      },
+      {"the inserted axis 1 must have size 1"});
 }
 
 TEST(SqueezeSchema, RemovesAxesOfSizeOne) {
@@ -122,11 +140,15 @@ TEST(SqueezeSchema, RemovesAxesOfSizeOne) {
   EXPECT_EQ(PartialShape(one + z, {{"op_data", Shape{0, 1, 0}}, {"z", Shape{4, 5}}}, "op_data"),
             (Shape{4, 1, 5}));
   ExpectError<ShapeError>(
-      [&] { one.InferShapePartial({{"op_data", Shape{1, 2, 1, 3}}}); },
+      [&] {
+        one.InferShapePartial({{"op_data", Shape{1, 2, 1, 3}}});
+      },
       {"op: squeeze cannot squeeze axis 1 of data (1,2,1,3): its size is 2, not 1"});
-  ExpectError<ShapeError>([&] {
-    MakeOp("squeeze", {{"axis", "(0,0)"}}).InferShapePartial({{"op_data", Shape{1, 2}}});
-  }, {"names axis 0 twice"});
+  ExpectError<ShapeError>(
+      [&] {
+        MakeOp("squeeze", {{"axis", "(0,0)"}}).InferShapePartial({{"op_data", Shape{1, 2}}});
+      },
+      {"names axis 0 twice"});
 }
 
 }  // namespace

@@ -12,17 +12,22 @@ using testing::ValueOf;
 
 TEST(RNNSchema, InputsAndOutputsPerMode) {
   Symbol gru = MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "1"}, {"mode", "gru"}});
-  EXPECT_EQ(gru.ListArguments(), (std::vector<std::string>{"op_data", "op_parameters", "op_state"}));
+  EXPECT_EQ(gru.ListArguments(),
+            (std::vector<std::string>{"op_data", "op_parameters", "op_state"}));
   EXPECT_EQ(gru.ListOutputs(), (std::vector<std::string>{"op_output"}));
-  Symbol lstm = MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "1"}, {"mode", "lstm"},
-                               {"state_outputs", "True"}, {"use_sequence_length", "True"}});
+  Symbol lstm = MakeOp("RNN", {{"state_size", "8"},
+                               {"num_layers", "1"},
+                               {"mode", "lstm"},
+                               {"state_outputs", "True"},
+                               {"use_sequence_length", "True"}});
   EXPECT_EQ(lstm.ListArguments(),
             (std::vector<std::string>{"op_data", "op_parameters", "op_state", "op_state_cell",
                                       "op_sequence_length"}));
   EXPECT_EQ(lstm.ListOutputs(),
             (std::vector<std::string>{"op_output", "op_state_output", "op_statecell_output"}));
-  Symbol tanh = MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "2"}, {"mode", "rnn_tanh"},
-                               {"state_outputs", "1"}});
+  Symbol tanh = MakeOp(
+      "RNN",
+      {{"state_size", "8"}, {"num_layers", "2"}, {"mode", "rnn_tanh"}, {"state_outputs", "1"}});
   EXPECT_EQ(tanh.ListOutputs(), (std::vector<std::string>{"op_output", "op_state_output"}));
 }
 
@@ -31,8 +36,11 @@ TEST(RNNSchema, ParameterVectorLength) {
   Symbol one = MakeOp("RNN", {{"state_size", "100"}, {"num_layers", "1"}, {"mode", "lstm"}});
   EXPECT_EQ(PartialShape(one, {{"op_data", Shape{3, 10, 50}}}, "op_parameters"), (Shape{60800}));
   // Bidirectional 2-layer LSTM, I=7, H=4: S = 4*4*2 = 32; (7+4+2)*32 + (8+4+2)*32 = 864.
-  Symbol bi = MakeOp("RNN", {{"state_size", "4"}, {"num_layers", "2"}, {"mode", "lstm"},
-                             {"bidirectional", "True"}, {"state_outputs", "True"}});
+  Symbol bi = MakeOp("RNN", {{"state_size", "4"},
+                             {"num_layers", "2"},
+                             {"mode", "lstm"},
+                             {"bidirectional", "True"},
+                             {"state_outputs", "True"}});
   auto r = bi.InferShape({{"op_data", Shape{5, 3, 7}}});
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(ValueOf(bi, *r, "op_parameters"), (Shape{864}));
@@ -44,8 +52,11 @@ TEST(RNNSchema, ParameterVectorLength) {
   Symbol gru = MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "3"}, {"mode", "gru"}});
   EXPECT_EQ(PartialShape(gru, {{"op_data", Shape{4, 2, 5}}}, "op_parameters"), (Shape{1224}));
   // LSTMP: the state has the projection size; the projection weights are added.
-  Symbol proj = MakeOp("RNN", {{"state_size", "4"}, {"num_layers", "2"}, {"mode", "lstm"},
-                               {"projection_size", "2"}, {"state_outputs", "True"}});
+  Symbol proj = MakeOp("RNN", {{"state_size", "4"},
+                               {"num_layers", "2"},
+                               {"mode", "lstm"},
+                               {"projection_size", "2"},
+                               {"state_outputs", "True"}});
   r = proj.InferShape({{"op_data", Shape{5, 3, 7}}});
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(ValueOf(proj, *r, "op_parameters"), (Shape{288}));  // MXNet's value
@@ -66,18 +77,28 @@ TEST(RNNSchema, InferenceBothWays) {
   // ... and solves for it from a known parameter vector, the batch from the state.
   r = lstm.InferShapePartial({{"op_parameters", Shape{368}}, {"op_state", Shape{2, 6, 4}}});
   EXPECT_EQ(r.arguments[0], (Shape{0, 6, 7}));
-  ExpectError<ShapeError>([&] { lstm.InferShapePartial({{"op_parameters", Shape{369}}}); },
-                          {"op: RNN input 'parameters' ('op_parameters') has shape (369)",
-                           "no input size gives that many parameters"});
-  ExpectError<ShapeError>([&] { lstm.InferShapePartial({{"op_data", Shape{4, 2}}}); },
-                          {"expected 3 dimensions (sequence length, batch size, input size)"});
   ExpectError<ShapeError>(
-      [&] { lstm.InferShapePartial({{"op_data", Shape{4, 2, 5}}, {"op_state", Shape{2, 3, 4}}}); },
+      [&] {
+        lstm.InferShapePartial({{"op_parameters", Shape{369}}});
+      },
+      {"op: RNN input 'parameters' ('op_parameters') has shape (369)",
+       "no input size gives that many parameters"});
+  ExpectError<ShapeError>(
+      [&] {
+        lstm.InferShapePartial({{"op_data", Shape{4, 2}}});
+      },
+      {"expected 3 dimensions (sequence length, batch size, input size)"});
+  ExpectError<ShapeError>(
+      [&] {
+        lstm.InferShapePartial({{"op_data", Shape{4, 2, 5}}, {"op_state", Shape{2, 3, 4}}});
+      },
       {"input 'state' ('op_state') has shape (2,3,4) but expected (2,2,4)"});
 }
 
 TEST(RNNSchema, Dtypes) {
-  Symbol s = MakeOp("RNN", {{"state_size", "2"}, {"num_layers", "1"}, {"mode", "lstm"},
+  Symbol s = MakeOp("RNN", {{"state_size", "2"},
+                            {"num_layers", "1"},
+                            {"mode", "lstm"},
                             {"use_sequence_length", "True"}});
   auto r = s.InferType({{"op_data", DType::kFloat32}, {"op_sequence_length", DType::kInt32}});
   ASSERT_TRUE(r.has_value());
@@ -87,18 +108,28 @@ TEST(RNNSchema, Dtypes) {
   r = s.InferType({{"op_data", DType::kFloat16}});
   EXPECT_EQ(r->arguments[4], DType::kFloat16);
   ExpectError<DTypeError>(
-      [&] { s.InferTypePartial({{"op_data", DType::kFloat32}, {"op_state", DType::kFloat16}}); },
+      [&] {
+        s.InferTypePartial({{"op_data", DType::kFloat32}, {"op_state", DType::kFloat16}});
+      },
       {"input 'state' ('op_state') has dtype float16 but the other inputs have float32"});
 }
 
 TEST(RNNSchema, ParameterErrors) {
-  ExpectError([] { MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "1"}}); },
-              {"required parameter 'mode' is missing", "RNN"});
-  ExpectError([] { MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "1"}, {"mode", "vanilla"}}); },
-              {"expected one of {rnn_relu, rnn_tanh, lstm, gru} but got 'vanilla'"});
-  ExpectError([] { MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "1"}, {"mode", "gru"},
-                                  {"p", "1.5"}}); },
-              {"parameter 'p' (float): expected a value <= 1"});
+  ExpectError(
+      [] {
+        MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "1"}});
+      },
+      {"required parameter 'mode' is missing", "RNN"});
+  ExpectError(
+      [] {
+        MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "1"}, {"mode", "vanilla"}});
+      },
+      {"expected one of {rnn_relu, rnn_tanh, lstm, gru} but got 'vanilla'"});
+  ExpectError(
+      [] {
+        MakeOp("RNN", {{"state_size", "8"}, {"num_layers", "1"}, {"mode", "gru"}, {"p", "1.5"}});
+      },
+      {"parameter 'p' (float): expected a value <= 1"});
 }
 
 }  // namespace

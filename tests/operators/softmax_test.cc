@@ -16,8 +16,11 @@ TEST(SoftmaxSchema, LengthInputHasTheDataShapeWithoutAxis) {
   EXPECT_EQ(PartialShape(s, {{"op_data", Shape{4, 3, 5}}}, "op_length"), (Shape{4, 5}));
   Symbol one = MakeOp("softmax", {{"use_length", "1"}, {"axis", "0"}});
   EXPECT_EQ(PartialShape(one, {{"op_data", Shape{4}}}, "op_length"), (Shape{1}));
-  ExpectError<ShapeError>([&] { s.InferShapePartial({{"op_data", Shape{4}}}); },
-                          {"op: softmax expected axis in [-1, 0] for data (4) but got axis=1"});
+  ExpectError<ShapeError>(
+      [&] {
+        s.InferShapePartial({{"op_data", Shape{4}}});
+      },
+      {"op: softmax expected axis in [-1, 0] for data (4) but got axis=1"});
 }
 
 TEST(SoftmaxSchema, DtypeParameter) {
@@ -31,16 +34,21 @@ TEST(SoftmaxSchema, DtypeParameter) {
   Symbol len = MakeOp("softmax", {{"use_length", "True"}});
   auto r = len.InferTypePartial({{"op_data", DType::kFloat32}, {"op_length", DType::kInt32}});
   EXPECT_EQ(r.arguments, (std::vector<DType>{DType::kFloat32, DType::kInt32}));
-  ExpectError([] { MakeOp("softmax", {{"dtype", "int32"}}); },
-              {"parameter 'dtype': expected float16, float32 or float64 but got int32"});
+  ExpectError(
+      [] {
+        MakeOp("softmax", {{"dtype", "int32"}});
+      },
+      {"parameter 'dtype': expected float16, float32 or float64 but got int32"});
 }
 
 TEST(SoftmaxSchema, SoftmaxActivationModes) {
   Symbol s = MakeOp("SoftmaxActivation", {{"mode", "channel"}});
-  EXPECT_EQ(PartialShape(s, {{"op_data", Shape{2, 3, 4, 4}}}, "op_output"),
-            (Shape{2, 3, 4, 4}));
-  ExpectError([] { MakeOp("SoftmaxActivation", {{"mode", "spatial"}}); },
-              {"expected one of {instance, channel} but got 'spatial'"});
+  EXPECT_EQ(PartialShape(s, {{"op_data", Shape{2, 3, 4, 4}}}, "op_output"), (Shape{2, 3, 4, 4}));
+  ExpectError(
+      [] {
+        MakeOp("SoftmaxActivation", {{"mode", "spatial"}});
+      },
+      {"expected one of {instance, channel} but got 'spatial'"});
 }
 
 }  // namespace

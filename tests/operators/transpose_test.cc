@@ -24,14 +24,19 @@ TEST(TransposeSchema, PermutesAxes) {
 }
 
 TEST(TransposeSchema, Errors) {
-  ExpectError([] { MakeOp("transpose", {{"axes", "(0, 0, 1)"}}); },
-              {"parameter 'axes': expected a permutation of 0..2 but got (0, 0, 1)"});
-  ExpectError([] { MakeOp("transpose", {{"axes", "(-1, 0, 1)"}}); },
-              {"expected a permutation"});
+  ExpectError(
+      [] {
+        MakeOp("transpose", {{"axes", "(0, 0, 1)"}});
+      },
+      {"parameter 'axes': expected a permutation of 0..2 but got (0, 0, 1)"});
+  ExpectError([] { MakeOp("transpose", {{"axes", "(-1, 0, 1)"}}); }, {"expected a permutation"});
   Symbol t = MakeOp("transpose", {{"axes", "(0, 1)"}});
-  ExpectError<ShapeError>([&] { t.InferShapePartial({{"op_data", Shape{2, 3, 4}}}); },
-                          {"op: transpose parameter axes=(0, 1) permutes 2 axes but the data "
-                           "has 3"});
+  ExpectError<ShapeError>(
+      [&] {
+        t.InferShapePartial({{"op_data", Shape{2, 3, 4}}});
+      },
+      {"op: transpose parameter axes=(0, 1) permutes 2 axes but the data "
+       "has 3"});
 }
 
 TEST(SwapAxisSchema, ExchangesTwoAxes) {
@@ -43,9 +48,12 @@ TEST(SwapAxisSchema, ExchangesTwoAxes) {
   EXPECT_EQ(PartialShape(MakeOp("swapaxes", {}), {{"op_data", Shape{2, 3}}}, "op_output"),
             (Shape{2, 3}));
   Symbol bad = MakeOp("SwapAxis", {{"dim1", "3"}});
-  ExpectError<ShapeError>([&] { bad.InferShapePartial({{"op_data", Shape{2, 3, 4}}}); },
-                          {"op: SwapAxis expected dim1 in [-3, 2] for data (2,3,4) but got "
-                           "dim1=3"});
+  ExpectError<ShapeError>(
+      [&] {
+        bad.InferShapePartial({{"op_data", Shape{2, 3, 4}}});
+      },
+      {"op: SwapAxis expected dim1 in [-3, 2] for data (2,3,4) but got "
+       "dim1=3"});
 }
 
 }  // namespace
