@@ -30,18 +30,18 @@ void RegressionOutputShape(ShapeContext& ctx) {
   }
 }
 
-#define LOOM_REGRESSION_OUTPUT(Name, Doc)                                                \
-  LOOM_REGISTER_OP(Name)                                                                 \
-      .Describe(Doc                                                                      \
-                " The label defaults to the data's shape ((N,) for data (N, 1)). The "   \
-                "backward pass ignores the head gradient and scales by grad_scale / "    \
-                "(label.size / N).")                                                     \
-      .Params<RegressionOutputParam>()                                                   \
-      .Inputs({"data", "label"})                                                         \
-      .InferShape(RegressionOutputShape)                                                 \
-      .InferType(ElemwiseType)                                                           \
-      .InplaceOptions([](const NodeAttrs&) {                                             \
-        return std::vector<std::pair<int, int>>{{0, 0}};                                 \
+#define LOOM_REGRESSION_OUTPUT(Name, Doc)                                              \
+  LOOM_REGISTER_OP(Name)                                                               \
+      .Describe(Doc                                                                    \
+                " The label defaults to the data's shape ((N,) for data (N, 1)). The " \
+                "backward pass ignores the head gradient and scales by grad_scale / "  \
+                "(label.size / N).")                                                   \
+      .Params<RegressionOutputParam>()                                                 \
+      .Inputs({"data", "label"})                                                       \
+      .InferShape(RegressionOutputShape)                                               \
+      .InferType(ElemwiseType)                                                         \
+      .InplaceOptions([](const NodeAttrs&) {                                           \
+        return std::vector<std::pair<int, int>>{{0, 0}};                               \
       })
 
 LOOM_REGRESSION_OUTPUT(LinearRegressionOutput,
