@@ -485,12 +485,13 @@ std::unordered_map<std::string, std::unique_ptr<DnnlConv>>& DnnlCache() {
   return cache;
 }
 
-// The cached convolution for geo, made on first use; sets oneDNN's thread count for this call.
+// The cached convolution for geo, made on first use, run with `threads` OpenMP threads (oneDNN
+// fixes a primitive's work split when it is made, so the thread count is part of the key).
 template <typename F>
-void WithDnnlConv(std::string_view op, const Geometry& geo, bool has_bias, F&& fn) {
-  omp_set_num_threads(AvailableThreads());
+void WithDnnlConv(std::string_view op, const Geometry& geo, bool has_bias, int threads, F&& fn) {
+  omp_set_num_threads(threads);
   auto& cache = DnnlCache();
-  const std::string key = geo.Key(has_bias);
+  const std::string key = geo.Key(has_bias) + "t" + std::to_string(threads);
   auto it = cache.find(key);
   try {
     if (it == cache.end()) {
@@ -505,6 +506,54 @@ void WithDnnlConv(std::string_view op, const Geometry& geo, bool has_bias, F&& f
   }
 }
 
+// How many batch parts a float32 convolution is split into: one per available thread when the
+// batch has a sample for each, else 1 (and oneDNN then uses its own OpenMP threads).
+int BatchParts(const Geometry& g) {
+  const int threads = AvailableThreads();
+  return threads > 1 && g.n >= threads ? threads : 1;
+}
+
+// Runs fn(conv, first_sample, part) for each batch part: the parts in parallel on the caller's
+// oneTBB arena, each a single-threaded oneDNN call on its slice of the batch (no OpenMP team
+// that spins while an engine worker is busy elsewhere); a single part runs on OpenMP threads.
+template <typename F>
+void ForBatchParts(std::string_view op, const Geometry& g, bool has_bias, int parts, F&& fn) {
+  if (parts == 1) {
+    WithDnnlConv(op, g, has_bias, AvailableThreads(), [&](DnnlConv& c) { fn(c, 0, 0); });
+    return;
+  }
+  ParallelFor(parts, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t part = p0; part < p1; ++part) {
+      Geometry sub = g;
+      const int64_t n0 = g.n * part / parts;
+      sub.n = g.n * (part + 1) / parts - n0;
+      WithDnnlConv(op, sub, has_bias, 1, [&](DnnlConv& c) { fn(c, n0, static_cast<int>(part)); });
+    }
+  });
+}
+
+// Partial weight (and bias) gradients of batch parts, summed into the outputs at the end.
+struct PartialGrads {
+  int parts;
+  int64_t wsize, bsize;
+  std::vector<float> w, b;
+  PartialGrads(int p, int64_t ws, int64_t bs)
+      : parts(p), wsize(ws), bsize(bs), w(p > 1 ? p * ws : 0), b(p > 1 ? p * bs : 0) {}
+  // Where part `part` writes, and how.
+  float* W(int part, float* out) { return parts == 1 ? out : w.data() + part * wsize; }
+  float* B(int part, float* out) { return parts == 1 || !out ? out : b.data() + part * bsize; }
+  OpReq Req(OpReq req) const { return parts == 1 ? req : OpReq::kWriteTo; }
+  void Sum(const std::vector<float>& partial, int64_t size, float* out, OpReq req) const {
+    if (parts == 1 || !out) return;
+    std::vector<float> total(partial.begin(), partial.begin() + size);
+    for (int p = 1; p < parts; ++p) {
+      const float* from = partial.data() + p * size;
+      for (int64_t i = 0; i < size; ++i) total[i] += from[i];
+    }
+    StoreN(req, out, total.data(), size);
+  }
+};
+
 // ---- dispatch: float32 on oneDNN, float64 on im2col + GEMM -----------------------------------
 
 template <typename T>
@@ -518,9 +567,10 @@ template <typename T>
 void ConvForwardImpl(const Geometry& g, bool has_bias, const T* x, const T* w, const T* b, T* y,
                      OpReq req) {
   if constexpr (std::is_same_v<T, float>) {
-    WithDnnlConv(kConv, g, has_bias, [&](DnnlConv& c) {
+    const int64_t xs = g.c * g.InSpatial(), ys = g.o * g.OutSpatial();
+    ForBatchParts(kConv, g, has_bias, BatchParts(g), [&](DnnlConv& c, int64_t n0, int) {
       c.EnsureForward();
-      c.RunForward(c.f_src.In(x), c.f_w.In(w), b, y, req);
+      c.RunForward(c.f_src.In(x + n0 * xs), c.f_w.In(w), b, y + n0 * ys, req);
     });
   } else {
     CheckGemmLayout<T>(kConv, g);
@@ -535,21 +585,30 @@ void ConvBackwardImpl(const Geometry& g, bool has_bias, const T* dy, const T* x,
   const bool want_data = data_req != OpReq::kNull, want_weight = weight_req != OpReq::kNull;
   if constexpr (std::is_same_v<T, float>) {
     if (want_data || want_weight) {
-      WithDnnlConv(kConv, g, has_bias, [&](DnnlConv& c) {
+      const int64_t xs = g.c * g.InSpatial(), ys = g.o * g.OutSpatial();
+      const int parts = BatchParts(g);
+      PartialGrads partial(parts, g.WeightSize(), g.o);
+      ForBatchParts(kConv, g, has_bias, parts, [&](DnnlConv& c, int64_t n0, int part) {
         memory dy_data;
+        const float* dyp = dy + n0 * ys;
         if (want_data) {
           c.EnsureBackwardData();
-          dy_data = c.bd_ddst.In(dy);
-          c.RunBackwardData(dy_data, c.bd_w.In(w), dx, data_req);
+          dy_data = c.bd_ddst.In(dyp);
+          c.RunBackwardData(dy_data, c.bd_w.In(w), dx + n0 * xs, data_req);
         }
         if (want_weight) {
           c.EnsureBackwardWeights();
           // diff_dst is reordered once when both primitives want the same layout.
           const memory dy_weights =
-              want_data && c.bw_ddst.prim == c.bd_ddst.prim ? dy_data : c.bw_ddst.In(dy);
-          c.RunBackwardWeights(c.bw_src.In(x), dy_weights, dw, weight_req, db, bias_req);
+              want_data && c.bw_ddst.prim == c.bd_ddst.prim ? dy_data : c.bw_ddst.In(dyp);
+          c.RunBackwardWeights(c.bw_src.In(x + n0 * xs), dy_weights, partial.W(part, dw),
+                               partial.Req(weight_req), partial.B(part, db), partial.Req(bias_req));
         }
       });
+      if (want_weight) {
+        partial.Sum(partial.w, g.WeightSize(), dw, weight_req);
+        partial.Sum(partial.b, g.o, db, bias_req);
+      }
     }
   } else {
     CheckGemmLayout<T>(kConv, g);
@@ -567,9 +626,10 @@ void ConvBackwardImpl(const Geometry& g, bool has_bias, const T* dy, const T* x,
 template <typename T>
 void DeconvForwardImpl(const Geometry& g, const T* x, const T* w, T* y, OpReq req) {
   if constexpr (std::is_same_v<T, float>) {
-    WithDnnlConv(kDeconv, g, false, [&](DnnlConv& c) {
+    const int64_t xs = g.o * g.OutSpatial(), ys = g.c * g.InSpatial();
+    ForBatchParts(kDeconv, g, false, BatchParts(g), [&](DnnlConv& c, int64_t n0, int) {
       c.EnsureBackwardData();
-      c.RunBackwardData(c.bd_ddst.In(x), c.bd_w.In(w), y, req);
+      c.RunBackwardData(c.bd_ddst.In(x + n0 * xs), c.bd_w.In(w), y + n0 * ys, req);
     });
   } else {
     CheckGemmLayout<T>(kDeconv, g);
@@ -585,20 +645,26 @@ void DeconvBackwardImpl(const Geometry& g, const T* dy, const T* x, const T* w, 
   const bool want_data = data_req != OpReq::kNull, want_weight = weight_req != OpReq::kNull;
   if (!want_data && !want_weight) return;
   if constexpr (std::is_same_v<T, float>) {
-    WithDnnlConv(kDeconv, g, false, [&](DnnlConv& c) {
+    const int64_t xs = g.o * g.OutSpatial(), ys = g.c * g.InSpatial();
+    const int parts = BatchParts(g);
+    PartialGrads partial(parts, g.WeightSize(), 0);
+    ForBatchParts(kDeconv, g, false, parts, [&](DnnlConv& c, int64_t n0, int part) {
       memory dy_fwd;
+      const float* dyp = dy + n0 * ys;
       if (want_data) {
         c.EnsureForward();
-        dy_fwd = c.f_src.In(dy);
-        c.RunForward(dy_fwd, c.f_w.In(w), nullptr, dx, data_req);
+        dy_fwd = c.f_src.In(dyp);
+        c.RunForward(dy_fwd, c.f_w.In(w), nullptr, dx + n0 * xs, data_req);
       }
       if (want_weight) {
         c.EnsureBackwardWeights();
         const memory dy_weights =
-            want_data && c.bw_src.prim == c.f_src.prim ? dy_fwd : c.bw_src.In(dy);
-        c.RunBackwardWeights(dy_weights, c.bw_ddst.In(x), dw, weight_req, nullptr, OpReq::kNull);
+            want_data && c.bw_src.prim == c.f_src.prim ? dy_fwd : c.bw_src.In(dyp);
+        c.RunBackwardWeights(dy_weights, c.bw_ddst.In(x + n0 * xs), partial.W(part, dw),
+                             partial.Req(weight_req), nullptr, OpReq::kNull);
       }
     });
+    if (want_weight) partial.Sum(partial.w, g.WeightSize(), dw, weight_req);
   } else {
     CheckGemmLayout<T>(kDeconv, g);
     if (want_data) GemmForward(g, dy, w, dx, data_req);
