@@ -22,6 +22,16 @@
 #include "loom/core/shape.h"
 #include "loom/scheduler/error.h"
 
+/// Marks a hot loop function to be compiled for AVX-512, AVX2+FMA and baseline x86-64, the best
+/// one picked when the program loads (GCC on x86-64; clang 14 cannot clone templates, so there
+/// it is the baseline build only).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LOOM_SIMD_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LOOM_SIMD_CLONES
+#endif
+
 namespace loom::cpu {
 
 /// Carries a type to a generic lambda: [&]<typename T>(Tag<T>) { ... }.

@@ -17,17 +17,22 @@ namespace {
 constexpr int64_t kCheapGrain = int64_t{1} << 15;
 constexpr int64_t kCostlyGrain = int64_t{1} << 12;
 
-// out[i] (req) = f(i) for i in [0, n), f returning AccT<T>.
+// out[i] (req) = f(i) for i in [b, e), f returning AccT<T>.
+template <typename T, typename F>
+LOOM_SIMD_CLONES void MapRange(int64_t b, int64_t e, T* out, bool add, const F& f) {
+  if (add) {
+    for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(AccT<T>(out[i]) + f(i));
+  } else {
+    for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(f(i));
+  }
+}
+
+// out[i] (req) = f(i) for i in [0, n), split over threads.
 template <typename T, typename F>
 void Map(int64_t n, int64_t grain, T* out, OpReq req, F&& f) {
   if (req == OpReq::kNull) return;
-  ParallelFor(n, grain, [&](int64_t b, int64_t e) {
-    if (req == OpReq::kAddTo) {
-      for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(AccT<T>(out[i]) + f(i));
-    } else {
-      for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(f(i));
-    }
-  });
+  ParallelFor(n, grain,
+              [&](int64_t b, int64_t e) { MapRange(b, e, out, req == OpReq::kAddTo, f); });
 }
 
 template <typename E, E... kValues, typename F>
@@ -166,42 +171,44 @@ inline A ScalarDerivative(A x, A s) {
 constexpr bool Costly(BinaryOp op) { return op == BinaryOp::kPower; }
 constexpr bool Costly(ScalarOp op) { return op == ScalarOp::kPower || op == ScalarOp::kRPower; }
 
+// py[i] (add or write) = f(a(i), b(i)) for one row of a broadcast walk; a/b strides 0 or 1.
+template <typename T, typename F>
+LOOM_SIMD_CLONES void BroadcastRow(int64_t len, const T* pa, int64_t sa, const T* pb, int64_t sb,
+                                   T* py, bool add, const F& f) {
+  using A = AccT<T>;
+  auto row = [&](auto get_a, auto get_b) {
+    if (add) {
+      for (int64_t i = 0; i < len; ++i) py[i] = static_cast<T>(A(py[i]) + f(get_a(i), get_b(i)));
+    } else {
+      for (int64_t i = 0; i < len; ++i) py[i] = static_cast<T>(f(get_a(i), get_b(i)));
+    }
+  };
+  const A a0 = A(pa[0]), b0 = A(pb[0]);
+  auto contiguous_a = [&](int64_t i) { return A(pa[i]); };
+  auto contiguous_b = [&](int64_t i) { return A(pb[i]); };
+  auto repeated_a = [&](int64_t) { return a0; };
+  auto repeated_b = [&](int64_t) { return b0; };
+  if (sa == 1 && sb == 1) {
+    row(contiguous_a, contiguous_b);
+  } else if (sa == 1) {
+    row(contiguous_a, repeated_b);
+  } else if (sb == 1) {
+    row(repeated_a, contiguous_b);
+  } else {
+    row(repeated_a, repeated_b);
+  }
+}
+
 // out (req) = f(a_i, b_i) over the broadcast walk, rows split over threads.
 template <typename T, typename F>
 void BroadcastMap(const Walk& walk, const T* a, const T* b, T* out, OpReq req, int64_t grain,
                   F&& f) {
-  using A = AccT<T>;
   const int64_t len = walk.inner();
   ParallelFor(walk.rows(), std::max<int64_t>(1, grain / std::max<int64_t>(len, 1)),
               [&](int64_t r0, int64_t r1) {
                 walk.ForRows(r0, r1, [&](int64_t o, const int64_t* off, const int64_t* st) {
-                  const T* pa = a + off[0];
-                  const T* pb = b + off[1];
-                  T* py = out + o;
-                  auto row = [&](auto get_a, auto get_b) {
-                    if (req == OpReq::kAddTo) {
-                      for (int64_t i = 0; i < len; ++i) {
-                        py[i] = static_cast<T>(A(py[i]) + f(get_a(i), get_b(i)));
-                      }
-                    } else {
-                      for (int64_t i = 0; i < len; ++i)
-                        py[i] = static_cast<T>(f(get_a(i), get_b(i)));
-                    }
-                  };
-                  auto contiguous_a = [&](int64_t i) { return A(pa[i]); };
-                  auto contiguous_b = [&](int64_t i) { return A(pb[i]); };
-                  const A a0 = A(pa[0]), b0 = A(pb[0]);
-                  auto repeated_a = [&](int64_t) { return a0; };
-                  auto repeated_b = [&](int64_t) { return b0; };
-                  if (st[0] == 1 && st[1] == 1) {
-                    row(contiguous_a, contiguous_b);
-                  } else if (st[0] == 1 && st[1] == 0) {
-                    row(contiguous_a, repeated_b);
-                  } else if (st[0] == 0 && st[1] == 1) {
-                    row(repeated_a, contiguous_b);
-                  } else {
-                    row(repeated_a, repeated_b);
-                  }
+                  BroadcastRow(len, a + off[0], st[0], b + off[1], st[1], out + o,
+                               req == OpReq::kAddTo, f);
                 });
               });
 }

@@ -17,7 +17,8 @@ namespace loom::cpu {
 
 inline float Exp(float x) {
   // 2^n * e^r with n = round(x / ln 2), r = x - n ln 2 (ln 2 in two parts for precision).
-  x = std::min(std::max(x, -87.3f), 88.3f);
+  x = x < -87.3f ? -87.3f : x;  // value selects, not std::min/max references: they vectorise
+  x = x > 88.3f ? 88.3f : x;
   const float t = x * 1.44269504088896341f;
   const float n = (t + 12582912.f) - 12582912.f;  // round to nearest via 1.5 * 2^23
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;

@@ -114,8 +114,9 @@ void AddBias(T* rows, int64_t m, int64_t n, const T* b1, const T* b2) {
 // One direction of one layer, forward. gates holds the i2h pre-activations on entry and the
 // activated gates on exit; out is the layer output (row stride D*H) at this direction's columns.
 template <typename T>
-void ForwardDirection(const RnnLayout& g, int64_t d, const T* w_h2h, const T* b_h2h, const T* h0,
-                      const T* c0, T* gates, T* extra, T* out, T* h_last, T* c_last) {
+LOOM_SIMD_CLONES void ForwardDirection(const RnnLayout& g, int64_t d, const T* w_h2h,
+                                       const T* b_h2h, const T* h0, const T* c0, T* gates, T* extra,
+                                       T* out, T* h_last, T* c_last) {
   const int64_t H = g.H, GH = g.GH(), N = g.N, ld = g.D * H;
   std::vector<T> hh(g.mode == RnnMode::kGru ? N * GH : 0);
   const T* h_prev = h0;
@@ -235,9 +236,9 @@ void AddColumnSums(const T* m, int64_t rows, int64_t n, T* out) {
 // and dGh (h2h ones; the same buffer except for GRU), and leaves the initial states' gradients
 // in dh / dc.
 template <typename T>
-void BackwardDirection(const RnnLayout& g, int64_t d, const T* w_h2h, const T* h0, const T* c0,
-                       const T* gates, const T* extra, const T* out, const T* dH, T* dG, T* dGh,
-                       T* dh, T* dc) {
+LOOM_SIMD_CLONES void BackwardDirection(const RnnLayout& g, int64_t d, const T* w_h2h, const T* h0,
+                                        const T* c0, const T* gates, const T* extra, const T* out,
+                                        const T* dH, T* dG, T* dGh, T* dh, T* dc) {
   const int64_t H = g.H, GH = g.GH(), N = g.N, ld = g.D * H;
   for (int64_t s = g.T - 1; s >= 0; --s) {
     const int64_t t = d == 0 ? s : g.T - 1 - s;

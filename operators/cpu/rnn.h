@@ -53,7 +53,7 @@ void RnnForward(const RnnParams& p, const OpContext& ctx, const TensorView& x,
 void RnnBackward(const RnnParams& p, const TensorView& x, const TensorView& params,
                  const TensorView& hx, const TensorView* cx, const TensorView& dy,
                  const TensorView* dhy, const TensorView* dcy, const TensorView& reserve,
-                 const TensorView& dx, OpReq dx_req, const TensorView& dparams,
-                 OpReq dparams_req, const TensorView& dhx, OpReq dhx_req, const TensorView* dcx);
+                 const TensorView& dx, OpReq dx_req, const TensorView& dparams, OpReq dparams_req,
+                 const TensorView& dhx, OpReq dhx_req, const TensorView* dcx);
 
 }  // namespace loom::cpu

@@ -33,81 +33,89 @@ void Store(OpReq req, T* dst, int64_t i, A v) {
   dst[i] = static_cast<T>(req == OpReq::kAddTo ? A(dst[i]) + v : v);
 }
 
-// softmax (or log_softmax) of x viewed as (outer, n, inner) along n, scaled by inv_t.
+// softmax (or log_softmax) of blocks [o0, o1) of x viewed as (outer, n, inner) along n.
 template <typename T>
-void SoftmaxCore(const T* x, T* y, const AxisSplit& s, AccT<T> inv_t, bool log, OpReq req) {
+LOOM_SIMD_CLONES void SoftmaxBlocks(const T* x, T* y, const AxisSplit& s, AccT<T> inv_t, bool log,
+                                    OpReq req, int64_t o0, int64_t o1) {
   using A = AccT<T>;
   const int64_t block = s.n * s.inner;
+  std::vector<A> e(static_cast<size_t>(block)), m(s.inner), sum(s.inner);
+  for (int64_t o = o0; o < o1; ++o) {
+    const T* xb = x + o * block;
+    T* yb = y + o * block;
+    std::fill(m.begin(), m.end(), -std::numeric_limits<A>::infinity());
+    std::fill(sum.begin(), sum.end(), A(0));
+    for (int64_t k = 0; k < s.n; ++k) {
+      for (int64_t i = 0; i < s.inner; ++i) {
+        const A v = A(xb[k * s.inner + i]);
+        m[i] = v > m[i] ? v : m[i];
+      }
+    }
+    for (int64_t k = 0; k < s.n; ++k) {
+      A* ek = e.data() + k * s.inner;
+      for (int64_t i = 0; i < s.inner; ++i) ek[i] = Exp((A(xb[k * s.inner + i]) - m[i]) * inv_t);
+    }
+    if (s.inner == 1) {
+      sum[0] = Sum(e.data(), s.n);
+    } else {
+      for (int64_t k = 0; k < s.n; ++k) {
+        for (int64_t i = 0; i < s.inner; ++i) sum[i] += e[k * s.inner + i];
+      }
+    }
+    for (int64_t i = 0; i < s.inner; ++i) sum[i] = log ? std::log(sum[i]) : A(1) / sum[i];
+    for (int64_t k = 0; k < s.n; ++k) {
+      for (int64_t i = 0; i < s.inner; ++i) {
+        const int64_t at = k * s.inner + i;
+        const A v = log ? (A(xb[at]) - m[i]) * inv_t - sum[i] : e[at] * sum[i];
+        Store(req, yb, at, v);
+      }
+    }
+  }
+}
+
+template <typename T>
+void SoftmaxCore(const T* x, T* y, const AxisSplit& s, AccT<T> inv_t, bool log, OpReq req) {
+  const int64_t block = s.n * s.inner;
   ParallelFor(s.outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(block, 1)),
-              [&](int64_t o0, int64_t o1) {
-                std::vector<A> e(static_cast<size_t>(block)), m(s.inner), sum(s.inner);
-                for (int64_t o = o0; o < o1; ++o) {
-                  const T* xb = x + o * block;
-                  T* yb = y + o * block;
-                  std::fill(m.begin(), m.end(), -std::numeric_limits<A>::infinity());
-                  std::fill(sum.begin(), sum.end(), A(0));
-                  for (int64_t k = 0; k < s.n; ++k) {
-                    for (int64_t i = 0; i < s.inner; ++i) {
-                      const A v = A(xb[k * s.inner + i]);
-                      m[i] = v > m[i] ? v : m[i];
-                    }
-                  }
-                  for (int64_t k = 0; k < s.n; ++k) {
-                    A* ek = e.data() + k * s.inner;
-                    for (int64_t i = 0; i < s.inner; ++i) {
-                      ek[i] = Exp((A(xb[k * s.inner + i]) - m[i]) * inv_t);
-                    }
-                  }
-                  if (s.inner == 1) {
-                    sum[0] = Sum(e.data(), s.n);
-                  } else {
-                    for (int64_t k = 0; k < s.n; ++k) {
-                      for (int64_t i = 0; i < s.inner; ++i) sum[i] += e[k * s.inner + i];
-                    }
-                  }
-                  for (int64_t i = 0; i < s.inner; ++i) {
-                    sum[i] = log ? std::log(sum[i]) : A(1) / sum[i];
-                  }
-                  for (int64_t k = 0; k < s.n; ++k) {
-                    for (int64_t i = 0; i < s.inner; ++i) {
-                      const int64_t at = k * s.inner + i;
-                      const A v = log ? (A(xb[at]) - m[i]) * inv_t - sum[i] : e[at] * sum[i];
-                      Store(req, yb, at, v);
-                    }
-                  }
-                }
-              });
+              [&](int64_t o0, int64_t o1) { SoftmaxBlocks(x, y, s, inv_t, log, req, o0, o1); });
+}
+
+template <typename T>
+LOOM_SIMD_CLONES void SoftmaxGradBlocks(const T* dy, const T* y, T* dx, const AxisSplit& s,
+                                        AccT<T> inv_t, bool log, OpReq req, int64_t o0,
+                                        int64_t o1) {
+  using A = AccT<T>;
+  const int64_t block = s.n * s.inner;
+  std::vector<A> dot(s.inner);
+  for (int64_t o = o0; o < o1; ++o) {
+    const T* g = dy + o * block;
+    const T* out = y + o * block;
+    T* d = dx + o * block;
+    std::fill(dot.begin(), dot.end(), A(0));
+    for (int64_t k = 0; k < s.n; ++k) {
+      for (int64_t i = 0; i < s.inner; ++i) {
+        const int64_t at = k * s.inner + i;
+        dot[i] += log ? A(g[at]) : A(g[at]) * A(out[at]);
+      }
+    }
+    for (int64_t k = 0; k < s.n; ++k) {
+      for (int64_t i = 0; i < s.inner; ++i) {
+        const int64_t at = k * s.inner + i;
+        const A v = log ? (A(g[at]) - Exp(A(out[at])) * dot[i]) * inv_t
+                        : A(out[at]) * (A(g[at]) - dot[i]) * inv_t;
+        Store(req, d, at, v);
+      }
+    }
+  }
 }
 
 template <typename T>
 void SoftmaxGradCore(const T* dy, const T* y, T* dx, const AxisSplit& s, AccT<T> inv_t, bool log,
                      OpReq req) {
-  using A = AccT<T>;
   const int64_t block = s.n * s.inner;
-  ParallelFor(s.outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(block, 1)),
-              [&](int64_t o0, int64_t o1) {
-                std::vector<A> dot(s.inner);
-                for (int64_t o = o0; o < o1; ++o) {
-                  const T* g = dy + o * block;
-                  const T* out = y + o * block;
-                  T* d = dx + o * block;
-                  std::fill(dot.begin(), dot.end(), A(0));
-                  for (int64_t k = 0; k < s.n; ++k) {
-                    for (int64_t i = 0; i < s.inner; ++i) {
-                      const int64_t at = k * s.inner + i;
-                      dot[i] += log ? A(g[at]) : A(g[at]) * A(out[at]);
-                    }
-                  }
-                  for (int64_t k = 0; k < s.n; ++k) {
-                    for (int64_t i = 0; i < s.inner; ++i) {
-                      const int64_t at = k * s.inner + i;
-                      const A v = log ? (A(g[at]) - Exp(A(out[at])) * dot[i]) * inv_t
-                                      : A(out[at]) * (A(g[at]) - dot[i]) * inv_t;
-                      Store(req, d, at, v);
-                    }
-                  }
-                }
-              });
+  ParallelFor(
+      s.outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(block, 1)),
+      [&](int64_t o0, int64_t o1) { SoftmaxGradBlocks(dy, y, dx, s, inv_t, log, req, o0, o1); });
 }
 
 // SoftmaxOutput's softmax layout: (outer, K, inner).
