@@ -1,5 +1,5 @@
-// The core layer in one include: Context, Shape, DType, pooled storage, float16, NDArray and
-// Symbol (docs/symbols.md has a symbol example).
+// The core layer in one include: Context, Shape, DType, pooled storage, float16, NDArray, Symbol
+// and Executor (docs/symbols.md and docs/executor.md have their examples).
 //
 //   #include "loom/core.h"
 //
@@ -26,6 +26,7 @@
 #pragma once
 
 #include "loom/core/dtype.h"
+#include "loom/core/executor.h"
 #include "loom/core/half.h"
 #include "loom/core/ndarray.h"
 #include "loom/core/shape.h"
