@@ -266,9 +266,10 @@ void GemmBackwardWeights(const Geometry& g, const T* src, const T* ddst, T* dw, 
 using dnnl::memory;
 using FormatTag = memory::format_tag;
 
+// Never destroyed: worker threads' cached primitives may outlive static destruction at exit.
 dnnl::engine& DnnlEngine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
+  static dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
 }
 
 dnnl::stream& DnnlStream() {

@@ -56,6 +56,27 @@ TEST(KernelsDropout, TrainingKeepsAboutOneMinusPAndScales) {
   EXPECT_EQ(dx, mask);
 }
 
+TEST(KernelsDropout, GradientMatchesFiniteDifferencesForFixedDraws) {
+  std::mt19937_64 init(2);
+  auto x = test::RandomVector(40, init), head = test::RandomVector(40, init);
+  std::vector<double> mask(40);
+  auto forward = [&] {
+    std::mt19937_64 gen(17);  // the same mask every call
+    OpContext ctx;
+    ctx.is_train = true;
+    ctx.rng = &gen;
+    std::vector<double> y(40);
+    DropoutForward(Params(0.4), ctx, View(x, Shape{4, 10}), View(y, Shape{4, 10}), OpReq::kWriteTo,
+                   View(mask, Shape{4, 10}));
+    return y;
+  };
+  forward();
+  std::vector<double> dx(40);
+  DropoutBackward(Params(0.4), true, View(head, Shape{4, 10}), View(mask, Shape{4, 10}),
+                  View(dx, Shape{4, 10}), OpReq::kWriteTo);
+  test::ExpectGradientNear("data", forward, x, head, dx);
+}
+
 TEST(KernelsDropout, AxesShareOneDrawAndAlwaysDropsAtInference) {
   std::mt19937_64 gen(1);
   OpContext ctx;

@@ -252,6 +252,35 @@ TEST(KernelsElementwise, ClipAndWhere) {
       ShapeError);
 }
 
+TEST(KernelsElementwise, ClipAndWhereGradientsMatchFiniteDifferences) {
+  std::mt19937_64 rng(12);
+  const Shape s{3, 4};
+  auto x = RandomVector(12, rng, -2, 2), other = RandomVector(12, rng),
+       head = RandomVector(12, rng);
+  for (double& v : x) {
+    if (std::abs(std::abs(v) - 1) < 0.05) v += 0.1;  // away from the clip bounds
+  }
+  auto clip = [&] {
+    std::vector<double> y(12);
+    ClipForward(View(x, s), -1, 1, View(y, s), OpReq::kWriteTo);
+    return y;
+  };
+  std::vector<double> dx(12);
+  ClipBackward(View(head, s), View(x, s), -1, 1, View(dx, s), OpReq::kWriteTo);
+  test::ExpectGradientNear("x", clip, x, head, dx);
+  std::vector<double> cond{1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0};
+  auto where = [&] {
+    std::vector<double> y(12);
+    WhereForward(View(cond, s), View(x, s), View(other, s), View(y, s), OpReq::kWriteTo);
+    return y;
+  };
+  std::vector<double> gx(12), gy(12);
+  WhereBackward(View(head, s), View(cond, s), View(gx, s), OpReq::kWriteTo, View(gy, s),
+                OpReq::kWriteTo);
+  test::ExpectGradientNear("x", where, x, head, gx);
+  test::ExpectGradientNear("y", where, other, head, gy);
+}
+
 TEST(KernelsReduce, ResolveAxes) {
   EXPECT_EQ(ResolveReduceAxes(3, {}, false, "sum"), (std::vector<int>{0, 1, 2}));
   const int neg[] = {-1};

@@ -34,6 +34,22 @@ TEST(KernelsEmbedding, GathersRowsAndScatterAddsGradients) {
   EXPECT_EQ(of, (std::vector<float>{30, 31, 10, 11}));
 }
 
+TEST(KernelsEmbedding, WeightGradientMatchesFiniteDifferences) {
+  std::mt19937_64 rng(6);
+  auto weight = RandomVector(5 * 3, rng), head = RandomVector(4 * 3, rng);
+  const std::vector<double> idx{4, 1, 4, 0};
+  auto forward = [&] {
+    std::vector<double> out(12);
+    EmbeddingForward(View(idx, Shape{2, 2}), View(weight, Shape{5, 3}), View(out, Shape{2, 2, 3}),
+                     OpReq::kWriteTo);
+    return out;
+  };
+  std::vector<double> dw(15);
+  EmbeddingBackward(View(head, Shape{2, 2, 3}), View(idx, Shape{2, 2}), View(dw, Shape{5, 3}),
+                    OpReq::kWriteTo);
+  test::ExpectGradientNear("weight", forward, weight, head, dw);
+}
+
 TEST(KernelsEmbedding, OutOfRangeIndexNamesIndexAndInputDim) {
   std::vector<float> weight(8), idx{1, 4}, out(4);
   try {

@@ -52,9 +52,10 @@ struct Outputs {
 
 // Runs the fast forward in T (training, so the reserve is filled) on copies of the inputs.
 template <typename T>
-Outputs FastForward(const RnnParams& p, int64_t t, int64_t n, int64_t i, const std::vector<double>& x,
-                const std::vector<double>& w, const std::vector<double>& hx,
-                const std::vector<double>& cx, std::vector<T>& reserve) {
+Outputs FastForward(const RnnParams& p, int64_t t, int64_t n, int64_t i,
+                    const std::vector<double>& x, const std::vector<double>& w,
+                    const std::vector<double>& hx, const std::vector<double>& cx,
+                    std::vector<T>& reserve) {
   const int64_t d = p.bidirectional ? 2 : 1, h = p.state_size;
   auto xt = test::Convert<T>(x), wt = test::Convert<T>(w), hxt = test::Convert<T>(hx),
        cxt = test::Convert<T>(cx);

@@ -211,5 +211,37 @@ TEST(KernelsRegressionOutput, GradientsAndScaling) {
       ShapeError);
 }
 
+// Each regression head's gradient is that of its loss: squared error / 2 (linear), cross-entropy
+// of the sigmoid (logistic), absolute error (MAE), times grad_scale / (label.size / N).
+TEST(KernelsRegressionOutput, GradientsAreLossGradients) {
+  std::mt19937_64 rng(8);
+  const Shape s{3, 2};
+  auto x = test::RandomAwayFromZero(6, rng, 0.1, -2, 2);
+  std::vector<double> label = RandomVector(6, rng, 0, 1);
+  const double scale = 1.5, num_output = 2;
+  for (RegressionType type :
+       {RegressionType::kLinear, RegressionType::kLogistic, RegressionType::kMAE}) {
+    SCOPED_TRACE(static_cast<int>(type));
+    auto loss = [&] {
+      std::vector<double> out(6);
+      RegressionOutputForward(type, View(x, s), View(out, s), OpReq::kWriteTo);
+      double l = 0;
+      for (int i = 0; i < 6; ++i) {
+        if (type == RegressionType::kLinear) l += 0.5 * (out[i] - label[i]) * (out[i] - label[i]);
+        if (type == RegressionType::kLogistic) {
+          l -= label[i] * std::log(out[i]) + (1 - label[i]) * std::log(1 - out[i]);
+        }
+        if (type == RegressionType::kMAE) l += std::abs(out[i] - label[i]);
+      }
+      return std::vector<double>{l * scale / num_output};
+    };
+    std::vector<double> out(6), grad(6);
+    RegressionOutputForward(type, View(x, s), View(out, s), OpReq::kWriteTo);
+    RegressionOutputBackward(type, scale, View(out, s), View(label, s), View(grad, s),
+                             OpReq::kWriteTo);
+    test::ExpectGradientNear("data", loss, x, {1.0}, grad);
+  }
+}
+
 }  // namespace
 }  // namespace loom::cpu
