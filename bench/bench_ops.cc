@@ -60,7 +60,7 @@ Pair Compare(int threads, const std::function<void()>& loom_fn,
   seconds(ref_fn, 2);
   seconds(loom_call, 2);
   const double once = std::max(seconds(ref_fn, 1), 1e-7);
-  constexpr int kRounds = 9;
+  constexpr int kRounds = 21;
   const int calls = std::max(1, static_cast<int>(g_seconds / (2 * kRounds) / once));
   Pair best{1e30, 1e30};
   for (int r = 0; r < kRounds; ++r) {
