@@ -1,5 +1,7 @@
 // add_n (alias ElementWiseSum): the sum of a variable number of same-shaped arrays.
+#include "operators/cpu/tensor_misc.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -18,9 +20,10 @@ LOOM_REGISTER_OP(add_n)
     .VariadicInputs("num_args")
     .InferShape(ElemwiseShape)
     .InferType(ElemwiseType)
-    .InplaceOptions([](const NodeAttrs&) {
-      return std::vector<std::pair<int, int>>{{0, 0}};
-    });
+    .InplaceOptions(InplaceFirst)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs&, const OpContext&, Inputs in, Reqs req,
+                                          Outputs out) { cpu::AddNForward(in, out[0], req[0]); }))
+    .Gradient(IdentityGradient);
 
 }  // namespace
 }  // namespace loom::ops

@@ -2,7 +2,9 @@
 // _minimum and _power.
 #include <algorithm>
 
+#include "operators/cpu/elementwise.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -33,22 +35,55 @@ void BroadcastShape(ShapeContext& ctx) {
   ctx.SetOut(0, out, "broadcasting lhs " + Str(lhs) + " with rhs " + Str(rhs));
 }
 
-#define LOOM_BROADCAST_BINARY(Name, Doc)                                                  \
+template <cpu::BinaryOp kOp>
+void BroadcastKernel(const NodeAttrs&, const OpContext&, Inputs in, Reqs req, Outputs out) {
+  cpu::BroadcastForward(kOp, in[0], in[1], out[0], req[0]);
+}
+
+// Inputs (out_grad, lhs, rhs); outputs (lhs_grad, rhs_grad), summed over the broadcast axes.
+template <cpu::BinaryOp kOp>
+void BroadcastBackwardKernel(const NodeAttrs&, const OpContext&, Inputs in, Reqs req, Outputs out) {
+  cpu::BroadcastBackward(kOp, in[0], in[1], in[2], out[0], req[0], out[1], req[1]);
+}
+
+#define LOOM_BROADCAST_BINARY(Name, Op, Doc)                                              \
   LOOM_REGISTER_OP(Name)                                                                  \
       .Describe(Doc                                                                       \
                 " Shapes broadcast as in NumPy: aligned from the right, an axis of size " \
                 "1 (or a missing one) stretches to the other operand's size.")            \
       .Inputs({"lhs", "rhs"})                                                             \
       .InferShape(BroadcastShape)                                                         \
-      .InferType(ElemwiseType)
+      .InferType(ElemwiseType)                                                            \
+      .Kernel(DeviceType::kCPU, FCompute(BroadcastKernel<cpu::BinaryOp::Op>))             \
+      .Gradient(BackwardOf("_backward_" #Name, {kOutGrad, InputAt(0), InputAt(1)}))
 
-LOOM_BROADCAST_BINARY(broadcast_add, "lhs + rhs.").Alias("broadcast_plus");
-LOOM_BROADCAST_BINARY(broadcast_sub, "lhs - rhs.").Alias("broadcast_minus");
-LOOM_BROADCAST_BINARY(broadcast_mul, "lhs * rhs.");
-LOOM_BROADCAST_BINARY(broadcast_div, "lhs / rhs.");
-LOOM_BROADCAST_BINARY(broadcast_maximum, "max(lhs, rhs).");
-LOOM_BROADCAST_BINARY(broadcast_minimum, "min(lhs, rhs).");
-LOOM_BROADCAST_BINARY(broadcast_power, "lhs ** rhs.");
+#define LOOM_BROADCAST_BINARY_BACKWARD(Name, Op)                       \
+  LOOM_REGISTER_OP(_backward_##Name)                                   \
+      .Describe("Gradients of " #Name " with respect to lhs and rhs.") \
+      .Inputs({"out_grad", "lhs", "rhs"})                              \
+      .NumOutputs(2)                                                   \
+      .InferType([](TypeContext& ctx) {                                \
+        ctx.SetOut(0, ctx.in(1));                                      \
+        ctx.SetOut(1, ctx.in(2));                                      \
+      })                                                               \
+      .Kernel(DeviceType::kCPU, FCompute(BroadcastBackwardKernel<cpu::BinaryOp::Op>))
+
+LOOM_BROADCAST_BINARY(broadcast_add, kAdd, "lhs + rhs.").Alias("broadcast_plus");
+LOOM_BROADCAST_BINARY_BACKWARD(broadcast_add, kAdd);
+LOOM_BROADCAST_BINARY(broadcast_sub, kSub, "lhs - rhs.").Alias("broadcast_minus");
+LOOM_BROADCAST_BINARY_BACKWARD(broadcast_sub, kSub);
+LOOM_BROADCAST_BINARY(broadcast_mul, kMul, "lhs * rhs.");
+LOOM_BROADCAST_BINARY_BACKWARD(broadcast_mul, kMul);
+LOOM_BROADCAST_BINARY(broadcast_div, kDiv, "lhs / rhs.");
+LOOM_BROADCAST_BINARY_BACKWARD(broadcast_div, kDiv);
+LOOM_BROADCAST_BINARY(broadcast_maximum, kMaximum, "max(lhs, rhs).");
+LOOM_BROADCAST_BINARY_BACKWARD(broadcast_maximum, kMaximum);
+LOOM_BROADCAST_BINARY(broadcast_minimum, kMinimum, "min(lhs, rhs).");
+LOOM_BROADCAST_BINARY_BACKWARD(broadcast_minimum, kMinimum);
+LOOM_BROADCAST_BINARY(broadcast_power, kPower, "lhs ** rhs.");
+LOOM_BROADCAST_BINARY_BACKWARD(broadcast_power, kPower);
+
+#undef LOOM_BROADCAST_BINARY_BACKWARD
 
 #undef LOOM_BROADCAST_BINARY
 

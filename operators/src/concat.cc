@@ -1,5 +1,7 @@
 // Concat (alias concat): joins a variable number of arrays along one axis.
+#include "operators/cpu/layout.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -69,7 +71,33 @@ the output's `dim` is the sum of the inputs'. Example: (2,3) and (2,5) along dim
     .Params<ConcatParam>()
     .VariadicInputs("num_args")
     .InferShape(ConcatShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::ConcatForward(in, static_cast<int>(attrs.param<ConcatParam>().dim), out[0],
+                                 req[0]);
+            }))
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      NodePtr bw = MakeBackwardNode("_backward_Concat", n, {g[0]});
+      std::vector<NodeEntry> grads;
+      for (uint32_t i = 0; i < n->inputs.size(); ++i) grads.push_back(OutputOf(bw, i));
+      return grads;
+    });
+
+LOOM_REGISTER_OP(_backward_Concat)
+    .Describe("Gradient of Concat: out_grad cut back into the inputs' parts along dim.")
+    .Inputs({"out_grad"})
+    .NumOutputs([](const NodeAttrs& attrs) {
+      return static_cast<uint32_t>(attrs.param<ConcatParam>().num_args);
+    })
+    .InferType([](TypeContext& ctx) {
+      for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.SetOut(i, ctx.in(0));
+    })
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::ConcatBackward(in[0], static_cast<int>(attrs.param<ConcatParam>().dim), out,
+                                  req);
+            }));
 
 }  // namespace
 }  // namespace loom::ops

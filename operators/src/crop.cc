@@ -1,5 +1,7 @@
 // Crop: cuts a window out of images, of a given size or the size of a second input.
+#include "operators/cpu/layout.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -34,6 +36,12 @@ struct CropParam {
     });
   }
 };
+
+// The window over data of shape `data` for an output (or out_grad) of shape `out`.
+cpu::SliceSpec CropOf(const NodeAttrs& attrs, const Shape& data, const Shape& out) {
+  const auto& p = attrs.param<CropParam>();
+  return cpu::ResolveCrop(data, out[2], out[3], p.offset[0], p.offset[1], p.center_crop);
+}
 
 void CropShape(ShapeContext& ctx) {
   const auto& p = ctx.param<CropParam>();
@@ -70,7 +78,25 @@ width of the second input with two. The window starts at offset (y, x), or is ce
     .Params<CropParam>()
     .VariadicInputs("num_args")
     .InferShape(CropShape)
-    .InferType(Float32Type);
+    .InferType(Float32Type)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::SliceForward(in[0], CropOf(attrs, in[0].shape, out[0].shape), out[0], req[0]);
+            }))
+    // The second input only lends its height and width: no gradient.
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      std::vector<NodeEntry> grads(n->inputs.size());
+      grads[0] = OutputOf(MakeBackwardNode("_backward_Crop", n, {g[0]}), 0);
+      return grads;
+    });
+
+LOOM_REGISTER_OP(_backward_Crop)
+    .Describe("Gradient of Crop: out_grad placed in the window of zeros of the data's shape.")
+    .Inputs({"out_grad"})
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::SliceBackward(in[0], CropOf(attrs, out[0].shape, in[0].shape), out[0], req[0]);
+            }));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,8 @@
 // Matrix products: dot (tensordot over one axis) and batch_dot (batched matrix products).
+#include "operators/cpu/dot.h"
+
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -27,6 +30,21 @@ struct DotParam {
     });
   }
 };
+
+cpu::DotParams DotParamsOf(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<DotParam>();
+  return {.transpose_a = p.transpose_a, .transpose_b = p.transpose_b};
+}
+
+// Inputs (out_grad, lhs, rhs); outputs (lhs_grad, rhs_grad).
+template <bool kBatch>
+void DotBackwardKernel(const NodeAttrs& attrs, const OpContext&, Inputs in, Reqs req, Outputs out) {
+  if constexpr (kBatch) {
+    cpu::BatchDotBackward(DotParamsOf(attrs), in[0], in[1], in[2], out[0], req[0], out[1], req[1]);
+  } else {
+    cpu::DotBackward(DotParamsOf(attrs), in[0], in[1], in[2], out[0], req[0], out[1], req[1]);
+  }
+}
 
 std::string Operands(const ShapeContext& ctx) { return Str(ctx.in(0)) + " x " + Str(ctx.in(1)); }
 
@@ -80,9 +98,17 @@ Examples: (2,3)x(3,4) -> (2,4); (2,3,4)x(4,5,6) -> (2,3,5,6); (0,3,4)x(4,5) -> (
     .Inputs({"lhs", "rhs"})
     .InferShape(DotShape)
     .InferType(ElemwiseType)
-    .Resources([](const NodeAttrs&) {
-      return std::vector<ResourceKind>{ResourceKind::kTempSpace};
-    });
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::DotForward(DotParamsOf(attrs), in[0], in[1], out[0], req[0]);
+            }))
+    .Gradient(BackwardOf("_backward_dot", {kOutGrad, InputAt(0), InputAt(1)}));
+
+LOOM_REGISTER_OP(_backward_dot)
+    .Describe("Gradients of dot: lhs_grad = out_grad . rhs^T, rhs_grad = lhs^T . out_grad.")
+    .Inputs({"out_grad", "lhs", "rhs"})
+    .NumOutputs(2)
+    .Kernel(DeviceType::kCPU, FCompute(DotBackwardKernel<false>));
 
 // lhs (B..., m, k) and rhs (B..., k, n) give (B..., m, n), both at least 3-D with equal batch
 // axes.
@@ -125,9 +151,17 @@ LOOM_REGISTER_OP(batch_dot)
     .Inputs({"lhs", "rhs"})
     .InferShape(BatchDotShape)
     .InferType(ElemwiseType)
-    .Resources([](const NodeAttrs&) {
-      return std::vector<ResourceKind>{ResourceKind::kTempSpace};
-    });
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::BatchDotForward(DotParamsOf(attrs), in[0], in[1], out[0], req[0]);
+            }))
+    .Gradient(BackwardOf("_backward_batch_dot", {kOutGrad, InputAt(0), InputAt(1)}));
+
+LOOM_REGISTER_OP(_backward_batch_dot)
+    .Describe("Gradients of batch_dot with respect to lhs and rhs, per batch.")
+    .Inputs({"out_grad", "lhs", "rhs"})
+    .NumOutputs(2)
+    .Kernel(DeviceType::kCPU, FCompute(DotBackwardKernel<true>));
 
 }  // namespace
 }  // namespace loom::ops

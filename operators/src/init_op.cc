@@ -1,5 +1,7 @@
 // Arrays created from parameters alone: _zeros and _ones.
+#include "operators/cpu/tensor_misc.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -27,19 +29,26 @@ void InitShape(ShapeContext& ctx) {
 
 void InitType(TypeContext& ctx) { ctx.SetOut(0, ctx.param<InitParam>().dtype, "parameter dtype"); }
 
+template <int kValue>
+void FillKernel(const NodeAttrs&, const OpContext&, Inputs, Reqs req, Outputs out) {
+  cpu::FillForward(kValue, out[0], req[0]);
+}
+
 LOOM_REGISTER_OP(_zeros)
     .Describe("An array of zeros of `shape` and `dtype`; no inputs.")
     .Params<InitParam>()
     .Inputs(std::vector<std::string>{})
     .InferShape(InitShape)
-    .InferType(InitType);
+    .InferType(InitType)
+    .Kernel(DeviceType::kCPU, FCompute(FillKernel<0>));
 
 LOOM_REGISTER_OP(_ones)
     .Describe("An array of ones of `shape` and `dtype`; no inputs.")
     .Params<InitParam>()
     .Inputs(std::vector<std::string>{})
     .InferShape(InitShape)
-    .InferType(InitType);
+    .InferType(InitType)
+    .Kernel(DeviceType::kCPU, FCompute(FillKernel<1>));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,8 @@
 // Pad (alias pad): pads the spatial axes of 4-D or 5-D arrays.
+#include "operators/cpu/pad.h"
+
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -27,6 +30,17 @@ struct PadParam {
     });
   }
 };
+
+cpu::PadParams PadParamsOf(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<PadParam>();
+  cpu::PadParams k;
+  k.mode = p.mode == PadParam::Mode::kConstant
+               ? cpu::PadMode::kConstant
+               : (p.mode == PadParam::Mode::kEdge ? cpu::PadMode::kEdge : cpu::PadMode::kReflect);
+  k.width = p.pad_width.dims();
+  k.constant_value = p.constant_value;
+  return k;
+}
 
 void PadShape(ShapeContext& ctx) {
   const auto& p = ctx.param<PadParam>();
@@ -73,7 +87,21 @@ edge values or a reflection.)")
     .Params<PadParam>()
     .Inputs({"data"})
     .InferShape(PadShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::PadForward(PadParamsOf(attrs), in[0], out[0], req[0]);
+            }))
+    .Gradient(BackwardOf("_backward_Pad", {kOutGrad}));
+
+LOOM_REGISTER_OP(_backward_Pad)
+    .Describe(R"(Gradient of Pad: each element of out_grad added to the data element it was
+copied from (the constant border gets nothing).)")
+    .Inputs({"out_grad"})
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::PadBackward(PadParamsOf(attrs), in[0], out[0], req[0]);
+            }));
 
 }  // namespace
 }  // namespace loom::ops

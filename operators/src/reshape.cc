@@ -1,12 +1,32 @@
 // Shape-only operators: Flatten, Reshape (with MXNet's special codes), expand_dims, squeeze.
 #include <algorithm>
 
+#include "operators/cpu/tensor_misc.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
 
 std::vector<std::pair<int, int>> InplaceIdentity(const NodeAttrs&) { return {{0, 0}}; }
+
+// Every operator here moves no data: the output is the input's elements under another shape.
+void CopyKernel(const NodeAttrs&, const OpContext&, Inputs in, Reqs req, Outputs out) {
+  cpu::CopyForward(in[0], out[0], req[0]);
+}
+
+// The gradient is the head gradient under the input's shape: one _backward_reshape node (its
+// output shape is the input's, preset by the executor).
+std::vector<NodeEntry> ReshapeGradient(const NodePtr& n, const std::vector<NodeEntry>& g) {
+  return {OutputOf(MakeBackwardNode("_backward_reshape", n, {g[0]}), 0)};
+}
+
+LOOM_REGISTER_OP(_backward_reshape)
+    .Describe(R"(Gradient of Flatten, Reshape, expand_dims and squeeze: out_grad's elements under
+the data's shape.)")
+    .Inputs({"out_grad"})
+    .InplaceOptions(InplaceIdentity)
+    .Kernel(DeviceType::kCPU, FCompute(CopyKernel));
 
 // Fills the single unknown dimension of `data` from the element count of a known `out`
 // (MXNet's ReverseReshapeInferShape); nothing when more than one is unknown.
@@ -81,7 +101,9 @@ LOOM_REGISTER_OP(Flatten)
     .Inputs({"data"})
     .InferShape(FlattenShape)
     .InferType(ElemwiseType)
-    .InplaceOptions(InplaceIdentity);
+    .InplaceOptions(InplaceIdentity)
+    .Kernel(DeviceType::kCPU, FCompute(CopyKernel))
+    .Gradient(ReshapeGradient);
 
 // ---- Reshape ----
 
@@ -248,7 +270,9 @@ reverse=True the codes match from the right. Examples for data (2,3,4): (4,0,2) 
     .Inputs({"data"})
     .InferShape(ReshapeShape)
     .InferType(ElemwiseType)
-    .InplaceOptions(InplaceIdentity);
+    .InplaceOptions(InplaceIdentity)
+    .Kernel(DeviceType::kCPU, FCompute(CopyKernel))
+    .Gradient(ReshapeGradient);
 
 // ---- expand_dims ----
 
@@ -293,7 +317,9 @@ LOOM_REGISTER_OP(expand_dims)
     .Inputs({"data"})
     .InferShape(ExpandDimsShape)
     .InferType(ElemwiseType)
-    .InplaceOptions(InplaceIdentity);
+    .InplaceOptions(InplaceIdentity)
+    .Kernel(DeviceType::kCPU, FCompute(CopyKernel))
+    .Gradient(ReshapeGradient);
 
 // ---- squeeze ----
 
@@ -356,7 +382,9 @@ gives (1,).)")
     .Inputs({"data"})
     .InferShape(SqueezeShape)
     .InferType(ElemwiseType)
-    .InplaceOptions(InplaceIdentity);
+    .InplaceOptions(InplaceIdentity)
+    .Kernel(DeviceType::kCPU, FCompute(CopyKernel))
+    .Gradient(ReshapeGradient);
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,7 @@
 // slice (alias crop) and slice_axis: sub-ranges of an array along its axes.
+#include "operators/cpu/layout.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -32,6 +34,11 @@ struct SliceParam {
     });
   }
 };
+
+cpu::SliceSpec SliceOf(const NodeAttrs& attrs, const Shape& data) {
+  const auto& p = attrs.param<SliceParam>();
+  return cpu::ResolveSlice(data, p.begin, p.end, p.step);
+}
 
 // The number of elements of range(begin, end, step) over an axis of `len` (> 0) elements,
 // with Python's clamping of out-of-range indices.
@@ -74,7 +81,20 @@ steps walking backwards. Example: data (3,4,5), begin (0,1), end (2,3) gives (2,
     .Params<SliceParam>()
     .Inputs({"data"})
     .InferShape(SliceShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::SliceForward(in[0], SliceOf(attrs, in[0].shape), out[0], req[0]);
+            }))
+    .Gradient(BackwardOf("_backward_slice", {kOutGrad}));
+
+LOOM_REGISTER_OP(_backward_slice)
+    .Describe("Gradient of slice: out_grad scattered into zeros of the data's shape.")
+    .Inputs({"out_grad"})
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::SliceBackward(in[0], SliceOf(attrs, out[0].shape), out[0], req[0]);
+            }));
 
 struct SliceAxisParam {
   int64_t axis = 0;
@@ -87,6 +107,11 @@ struct SliceAxisParam {
         .Describe("End index, exclusive (negative from the end; None: the axis' end).");
   }
 };
+
+cpu::SliceSpec SliceAxisOf(const NodeAttrs& attrs, const Shape& data) {
+  const auto& p = attrs.param<SliceAxisParam>();
+  return cpu::ResolveSliceAxis(data, static_cast<int>(p.axis), p.begin, p.end);
+}
 
 void SliceAxisShape(ShapeContext& ctx) {
   const auto& p = ctx.param<SliceAxisParam>();
@@ -116,7 +141,20 @@ gives (3,2,5). Indices may be negative (from the end); end None is the axis' end
     .Params<SliceAxisParam>()
     .Inputs({"data"})
     .InferShape(SliceAxisShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::SliceForward(in[0], SliceAxisOf(attrs, in[0].shape), out[0], req[0]);
+            }))
+    .Gradient(BackwardOf("_backward_slice_axis", {kOutGrad}));
+
+LOOM_REGISTER_OP(_backward_slice_axis)
+    .Describe("Gradient of slice_axis: out_grad scattered into zeros of the data's shape.")
+    .Inputs({"out_grad"})
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::SliceBackward(in[0], SliceAxisOf(attrs, out[0].shape), out[0], req[0]);
+            }));
 
 }  // namespace
 }  // namespace loom::ops

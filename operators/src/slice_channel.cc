@@ -1,5 +1,7 @@
 // SliceChannel (alias split): splits an array into equal parts along one axis.
+#include "operators/cpu/layout.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -75,7 +77,32 @@ without the axis when squeeze_axis.)")
       return names;
     })
     .InferShape(SliceChannelShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::SplitForward(in[0], static_cast<int>(attrs.param<SliceChannelParam>().axis), out,
+                                req);
+            }))
+    // Outputs without a gradient get _grad_zeros entries, so every part has one.
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      return std::vector<NodeEntry>{OutputOf(MakeBackwardNode("_backward_SliceChannel", n, g), 0)};
+    });
+
+LOOM_REGISTER_OP(_backward_SliceChannel)
+    .Describe("Gradient of SliceChannel: the outputs' gradients joined along the split axis.")
+    .Inputs([](const NodeAttrs& attrs) {
+      std::vector<std::string> names;
+      for (int64_t i = 0; i < attrs.param<SliceChannelParam>().num_outputs; ++i) {
+        names.push_back("out_grad" + std::to_string(i));
+      }
+      return names;
+    })
+    .InferType([](TypeContext& ctx) { ctx.SetOut(0, ctx.in(0)); })
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              cpu::SplitBackward(in, static_cast<int>(attrs.param<SliceChannelParam>().axis),
+                                 out[0], req[0]);
+            }));
 
 }  // namespace
 }  // namespace loom::ops

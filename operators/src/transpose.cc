@@ -1,7 +1,9 @@
 // Axis permutations: transpose (any permutation) and SwapAxis (exchange two axes).
 #include <algorithm>
 
+#include "operators/cpu/layout.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -68,7 +70,23 @@ is reversed. Example: data (0,3,224,224) with axes (0,3,2,1) gives (0,224,224,3)
     .Params<TransposeParam>()
     .Inputs({"data"})
     .InferShape(TransposeShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              const Shape& axes = attrs.param<TransposeParam>().axes;
+              const std::vector<int> perm(axes.begin(), axes.end());
+              cpu::TransposeForward(in[0], perm, out[0], req[0]);
+            }))
+    // The gradient is the inverse permutation of the head gradient (reversal is its own).
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      const Shape& axes = n->attrs.param<TransposeParam>().axes;
+      Shape inverse = axes;
+      for (int i = 0; i < axes.ndim(); ++i) inverse[static_cast<int>(axes[i])] = i;
+      StrMap params;
+      if (axes.ndim() > 0) params["axes"] = FormatParam(inverse);
+      return std::vector<NodeEntry>{
+          OutputOf(MakeGradOpNode("transpose", n, "_backward", {g[0]}, params), 0)};
+    });
 
 struct SwapAxisParam {
   int64_t dim1 = 0;
@@ -98,7 +116,21 @@ LOOM_REGISTER_OP(SwapAxis)
     .Params<SwapAxisParam>()
     .Inputs({"data"})
     .InferShape(SwapAxisShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
+                                          Reqs req, Outputs out) {
+              const auto& p = attrs.param<SwapAxisParam>();
+              cpu::SwapAxis(in[0], static_cast<int>(p.dim1), static_cast<int>(p.dim2), out[0],
+                            req[0]);
+            }))
+    // Swapping is its own inverse.
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      const auto& p = n->attrs.param<SwapAxisParam>();
+      return std::vector<NodeEntry>{
+          OutputOf(MakeGradOpNode("SwapAxis", n, "_backward", {g[0]},
+                                  {{"dim1", FormatParam(p.dim1)}, {"dim2", FormatParam(p.dim2)}}),
+                   0)};
+    });
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,7 @@
 // where: elementwise selection between two arrays by a condition.
+#include "operators/cpu/elementwise.h"
 #include "shape_util.h"
+#include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
@@ -51,7 +53,29 @@ LOOM_REGISTER_OP(where)
 condition has that shape too, or is 1-D with one element per row (selecting whole rows).)")
     .Inputs({"condition", "x", "y"})
     .InferShape(WhereShape)
-    .InferType(WhereType);
+    .InferType(WhereType)
+    .Kernel(DeviceType::kCPU,
+            FCompute([](const NodeAttrs&, const OpContext&, Inputs in, Reqs req, Outputs out) {
+              cpu::WhereForward(in[0], in[1], in[2], out[0], req[0]);
+            }))
+    // The condition gets no gradient; x and y get out_grad where they were picked.
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      NodePtr bw = MakeBackwardNode("_backward_where", n, {g[0], n->inputs[0]});
+      return std::vector<NodeEntry>{NodeEntry{}, OutputOf(bw, 0), OutputOf(bw, 1)};
+    });
+
+LOOM_REGISTER_OP(_backward_where)
+    .Describe("Gradients of where for x and y from (out_grad, condition).")
+    .Inputs({"out_grad", "condition"})
+    .NumOutputs(2)
+    .InferType([](TypeContext& ctx) {
+      ctx.SetOut(0, ctx.in(0));
+      ctx.SetOut(1, ctx.in(0));
+    })
+    .Kernel(DeviceType::kCPU,
+            FCompute([](const NodeAttrs&, const OpContext&, Inputs in, Reqs req, Outputs out) {
+              cpu::WhereBackward(in[0], in[1], out[0], req[0], out[1], req[1]);
+            }));
 
 }  // namespace
 }  // namespace loom::ops

@@ -9,8 +9,8 @@
 //     for (Shape shape : {Shape{5}, Shape{2, 3, 4}}) {
 //       cases.Add({
 //           .name = "exp_" + ShapeName(shape),   // unique within the group; [A-Za-z0-9_]
-//           .symbol = [] { return Symbol::Op("exp").Input("data", Symbol::Variable("x")).Build(); },
-//           .shapes = {{"x", shape}},            // enough for SimpleBind to infer the rest
+//           .symbol = [] { return Symbol::Op("exp").Input("data", Symbol::Variable("x")).Build();
+//           }, .shapes = {{"x", shape}},            // enough for SimpleBind to infer the rest
 //           .reference = [](const HostArrays& in) {
 //             std::vector<double> y = in.at("x").values;
 //             for (double& v : y) v = std::exp(v);
@@ -58,8 +58,8 @@ namespace loom::consistency {
 
 /// An input's values on the host, with its shape (as bound).
 struct HostTensor {
-  Shape shape;
-  std::vector<double> values;
+  Shape shape{};
+  std::vector<double> values{};
 };
 /// Every argument and auxiliary state by name.
 using HostArrays = std::map<std::string, HostTensor, std::less<>>;
@@ -76,7 +76,7 @@ struct InputSpec {
   /// Values closer to 0 than this are pushed out to +-min_abs (kinks of relu, abs, ...).
   double min_abs = 0.0;
   /// The array's dtype; default: the dtype the case runs in.
-  std::optional<DType> dtype;
+  std::optional<DType> dtype{};
   /// False for a real-valued input whose gradient is not checked (grad_req "null").
   bool differentiable = true;
 };
@@ -90,19 +90,19 @@ struct Tolerance {
 /// One sample configuration. Fields are listed in the order designated initializers need.
 struct Case {
   /// Unique within its group ([A-Za-z0-9_]); the test is named <group>_<name>.
-  std::string name;
+  std::string name{};
   /// Builds the symbol under test; its arguments are the inputs.
-  std::function<Symbol()> symbol;
+  std::function<Symbol()> symbol{};
   /// Shapes of the arguments SimpleBind needs (the others, weights say, are inferred).
-  ShapeDict shapes;
+  ShapeDict shapes{};
   /// Per argument or auxiliary state; the default InputSpec for those not listed.
-  std::map<std::string, InputSpec, std::less<>> inputs;
+  std::map<std::string, InputSpec, std::less<>> inputs{};
   /// Dtypes the forward pass is checked in (every input without its own dtype gets it).
   std::vector<DType> dtypes = {DType::kFloat32, DType::kFloat64};
   /// The naive forward: outputs from the inputs (usually calling operators/cpu/reference/).
-  std::function<Outputs(const HostArrays& inputs)> reference;
+  std::function<Outputs(const HostArrays& inputs)> reference{};
   /// Why there is no reference (random operators); then float32 and float64 must agree.
-  std::string no_reference;
+  std::string no_reference{};
   /// Forward in training mode (and the gradient's forward passes always are).
   bool is_train = true;
   /// Check gradients (false for cases of operators without a gradient).
@@ -111,9 +111,9 @@ struct Case {
   DType grad_dtype = DType::kFloat64;
   /// The expected gradient of every differentiable argument, instead of finite differences:
   /// for operators whose gradient is defined otherwise (loss heads, BlockGrad).
-  std::function<HostArrays(const HostArrays& inputs, const Outputs& head_grads)> grad_reference;
+  std::function<HostArrays(const HostArrays& inputs, const Outputs& head_grads)> grad_reference{};
   /// Adjusts the random inputs before use (keep maximum's operands apart, sort, ...).
-  std::function<void(HostArrays& inputs, std::mt19937_64& rng)> adjust;
+  std::function<void(HostArrays& inputs, std::mt19937_64& rng)> adjust{};
   Tolerance fwd32{1e-5, 1e-6};
   Tolerance fwd64{1e-10, 1e-12};
   Tolerance grad{1e-5, 1e-7};
@@ -157,12 +157,12 @@ std::string ShapeName(const Shape& shape);
 
 /// Defines and registers the case group `group` (an identifier); the body that follows fills
 /// `::loom::consistency::CaseList& cases`.
-#define LOOM_CONSISTENCY_CASES(group)                                                         \
-  static void LOOM_CONSISTENCY_CONCAT(LoomConsistencyCases_, group)(                          \
-      ::loom::consistency::CaseList & cases);                                                 \
-  [[maybe_unused]] static const bool LOOM_CONSISTENCY_CONCAT(loom_consistency_registered_,    \
-                                                             group) =                         \
-      ::loom::consistency::RegisterGroup(#group,                                              \
+#define LOOM_CONSISTENCY_CASES(group)                                                             \
+  static void LOOM_CONSISTENCY_CONCAT(LoomConsistencyCases_,                                      \
+                                      group)(::loom::consistency::CaseList & cases);              \
+  [[maybe_unused]] static const bool LOOM_CONSISTENCY_CONCAT(loom_consistency_registered_,        \
+                                                             group) =                             \
+      ::loom::consistency::RegisterGroup(#group,                                                  \
                                          &LOOM_CONSISTENCY_CONCAT(LoomConsistencyCases_, group)); \
-  static void LOOM_CONSISTENCY_CONCAT(LoomConsistencyCases_, group)(                          \
-      ::loom::consistency::CaseList & cases)
+  static void LOOM_CONSISTENCY_CONCAT(LoomConsistencyCases_,                                      \
+                                      group)(::loom::consistency::CaseList & cases)
