@@ -1,5 +1,9 @@
-// BatchNorm: normalisation by batch statistics, with moving averages as auxiliary states.
-#include "shape_util.h"
+// BatchNorm: normalisation by batch statistics, with moving averages as auxiliary states (written
+// by the training forward pass). The gradient reads the statistics the forward pass left in the
+// hidden mean and var outputs.
+#include "operators/cpu/batch_norm.h"
+
+#include "nn_util.h"
 
 namespace loom::ops {
 namespace {
@@ -80,6 +84,35 @@ void BatchNormType(TypeContext& ctx) {
   ctx.SetOut(2, param, why);
 }
 
+cpu::BatchNormParams KernelParams(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<BatchNormParam>();
+  return {.eps = p.eps,
+          .momentum = p.momentum,
+          .fix_gamma = p.fix_gamma,
+          .use_global_stats = p.use_global_stats,
+          .axis = static_cast<int>(p.axis)};
+}
+
+// (data, gamma, beta, moving_mean, moving_var) -> (output, mean, var)
+void BatchNormCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
+  cpu::BatchNormForward(KernelParams(attrs), ctx.is_train, in[0], in[kGamma], in[kBeta],
+                        in[kMovingMean], in[kMovingVar], out[0], req[0], out[1], out[2]);
+}
+
+// (out_grad, data, gamma, mean, var) -> (data_grad, gamma_grad, beta_grad)
+void BatchNormBackwardCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
+                              Views out) {
+  cpu::BatchNormBackward(KernelParams(attrs), ctx.is_train, in[0], in[1], in[2], in[3], in[4],
+                         out[0], req[0], out[1], req[1], out[2], req[2]);
+}
+
+// The data's gradient has the head gradient's dtype, gamma's and beta's gamma's.
+void BatchNormBackwardType(TypeContext& ctx) {
+  ctx.SetOut(0, ctx.in(0));
+  ctx.SetOut(1, ctx.in(2));
+  ctx.SetOut(2, ctx.in(2));
+}
+
 LOOM_REGISTER_OP(BatchNorm)
     .Describe(R"(Batch normalisation along the channel `axis`: out = gamma * (data - mean) /
 sqrt(var + eps) + beta, with the batch's mean and variance while training (updating the moving
@@ -99,7 +132,22 @@ output (data's shape), mean and var (C,); only output is visible unless output_m
       if (index == kMovingVar) (*dict)["__init__"] = R"(["one", {}])";
     })
     .InferShape(BatchNormShape)
-    .InferType(BatchNormType);
+    .InferType(BatchNormType)
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      NodePtr bw = MakeBackwardNode("_backward_BatchNorm", n,
+                                    {g[0], n->inputs[0], n->inputs[kGamma], Out(n, 1), Out(n, 2)});
+      return std::vector<NodeEntry>{Out(bw, 0), Out(bw, 1), Out(bw, 2), NodeEntry{}, NodeEntry{}};
+    })
+    .Kernel(DeviceType::kCPU, FCompute(BatchNormCompute));
+
+LOOM_REGISTER_OP(_backward_BatchNorm)
+    .Describe(R"(Gradients of BatchNorm with respect to data, gamma (zero with fix_gamma) and
+beta, from the batch statistics of the training forward pass (the moving ones with
+use_global_stats).)")
+    .Inputs({"out_grad", "data", "gamma", "mean", "var"})
+    .NumOutputs(3)
+    .InferType(BatchNormBackwardType)
+    .Kernel(DeviceType::kCPU, FCompute(BatchNormBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

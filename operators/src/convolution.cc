@@ -1,5 +1,8 @@
-// Convolution over 1, 2 or 3 spatial dimensions, with groups, dilation and padding.
-#include "op_common.h"
+// Convolution over 1, 2 or 3 spatial dimensions, with groups, dilation and padding; its
+// gradient is one _backward_Convolution node.
+#include "operators/cpu/convolution.h"
+
+#include "nn_util.h"
 
 namespace loom::ops {
 namespace {
@@ -68,9 +71,10 @@ struct ConvolutionParam {
       LOOM_CHECK(p.num_filter % p.num_group == 0, "expected num_filter (", p.num_filter,
                  ") to be divisible by num_group (", p.num_group, ")");
       if (p.layout) {
-        const bool ok = (k == 1 && (*p.layout == ConvLayout::kNCW || *p.layout == ConvLayout::kNWC)) ||
-                        (k == 2 && (*p.layout == ConvLayout::kNCHW || *p.layout == ConvLayout::kNHWC)) ||
-                        (k == 3 && (*p.layout == ConvLayout::kNCDHW || *p.layout == ConvLayout::kNDHWC));
+        const bool ok =
+            (k == 1 && (*p.layout == ConvLayout::kNCW || *p.layout == ConvLayout::kNWC)) ||
+            (k == 2 && (*p.layout == ConvLayout::kNCHW || *p.layout == ConvLayout::kNHWC)) ||
+            (k == 3 && (*p.layout == ConvLayout::kNCDHW || *p.layout == ConvLayout::kNDHWC));
         LOOM_CHECK(ok, "parameter 'layout' does not match a kernel of ", k, " dimensions");
       }
     });
@@ -104,8 +108,8 @@ void ConvolutionShape(ShapeContext& ctx) {
   weight[0] = p.num_filter;
   weight[layout.channel_axis()] = channels / p.num_group;
   for (int i = 0; i < k; ++i) weight[layout.spatial_axis(i)] = p.kernel[i];
-  std::string why = "kernel " + FormatParam(p.kernel) + ", num_filter=" +
-                    std::to_string(p.num_filter) + " and data " + data.ToString();
+  std::string why = "kernel " + FormatParam(p.kernel) +
+                    ", num_filter=" + std::to_string(p.num_filter) + " and data " + data.ToString();
   ctx.SetIn(1, weight, why);
   if (!p.no_bias) ctx.SetIn(2, Shape{p.num_filter}, "num_filter=" + std::to_string(p.num_filter));
 
@@ -135,6 +139,33 @@ void ConvolutionShape(ShapeContext& ctx) {
   ctx.SetIn(0, data, "the output shape " + o.ToString());
 }
 
+std::vector<int64_t> Dims(const Shape& s) { return std::vector<int64_t>(s.begin(), s.end()); }
+
+cpu::ConvolutionParams KernelParams(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<ConvolutionParam>();
+  return {.kernel = Dims(p.kernel),
+          .stride = Dims(p.stride),
+          .dilate = Dims(p.dilate),
+          .pad = Dims(p.pad),
+          .num_filter = p.num_filter,
+          .num_group = p.num_group,
+          .no_bias = p.no_bias,
+          .channel_last = p.data_layout().channel_last};
+}
+
+void ConvolutionCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
+  const cpu::ConvolutionParams p = KernelParams(attrs);
+  cpu::ConvolutionForward(p, in[0], in[1], p.no_bias ? nullptr : &in[2], out[0], req[0]);
+}
+
+// (out_grad, data, weight) -> (data_grad, weight_grad[, bias_grad])
+void ConvolutionBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                                Views out) {
+  const cpu::ConvolutionParams p = KernelParams(attrs);
+  cpu::ConvolutionBackward(p, in[0], in[1], in[2], out[0], req[0], out[1], req[1],
+                           p.no_bias ? nullptr : &out[2], p.no_bias ? OpReq::kNull : req[2]);
+}
+
 LOOM_REGISTER_OP(Convolution)
     .Describe(R"(Convolution of data (N, C, *spatial) with num_filter kernels of size `kernel`,
 in num_group channel groups, with stride, dilation and zero padding. Weight (num_filter,
@@ -148,7 +179,19 @@ keep the channel at the end.)")
     })
     .InferShape(ConvolutionShape)
     .InferType(ElemwiseType)
-    .Resources([](const NodeAttrs&) { return std::vector<ResourceKind>{ResourceKind::kTempSpace}; });
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      NodePtr bw = MakeBackwardNode("_backward_Convolution", n, {g[0], n->inputs[0], n->inputs[1]});
+      return BackwardOutputs(bw, n->inputs.size());
+    })
+    .Kernel(DeviceType::kCPU, FCompute(ConvolutionCompute));
+
+LOOM_REGISTER_OP(_backward_Convolution)
+    .Describe("Gradients of Convolution with respect to data, weight and bias.")
+    .Inputs({"out_grad", "data", "weight"})
+    .NumOutputs([](const NodeAttrs& attrs) -> uint32_t {
+      return attrs.param<ConvolutionParam>().no_bias ? 2 : 3;
+    })
+    .Kernel(DeviceType::kCPU, FCompute(ConvolutionBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,7 @@
-// FullyConnected: out = data · weightᵀ + bias.
-#include "op_common.h"
+// FullyConnected: out = data · weightᵀ + bias; its gradient is one _backward_FullyConnected node.
+#include "operators/cpu/fully_connected.h"
+
+#include "nn_util.h"
 
 namespace loom::ops {
 namespace {
@@ -12,7 +14,9 @@ struct FullyConnectedParam {
     d("num_hidden", &FullyConnectedParam::num_hidden)
         .Min(1)
         .Describe("Number of hidden units (output features).");
-    d("no_bias", &FullyConnectedParam::no_bias).Default(false).Describe("Whether to omit the bias.");
+    d("no_bias", &FullyConnectedParam::no_bias)
+        .Default(false)
+        .Describe("Whether to omit the bias.");
     d("flatten", &FullyConnectedParam::flatten)
         .Default(true)
         .Describe("Whether to collapse all but the first axis of the input data.");
@@ -49,6 +53,25 @@ void FullyConnectedShape(ShapeContext& ctx) {
   }
 }
 
+cpu::FullyConnectedParams KernelParams(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<FullyConnectedParam>();
+  return {.num_hidden = p.num_hidden, .no_bias = p.no_bias, .flatten = p.flatten};
+}
+
+void FullyConnectedCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                           Views out) {
+  const cpu::FullyConnectedParams p = KernelParams(attrs);
+  cpu::FullyConnectedForward(p, in[0], in[1], p.no_bias ? nullptr : &in[2], out[0], req[0]);
+}
+
+// (out_grad, data, weight) -> (data_grad, weight_grad[, bias_grad])
+void FullyConnectedBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                                   Views out) {
+  const cpu::FullyConnectedParams p = KernelParams(attrs);
+  cpu::FullyConnectedBackward(p, in[0], in[1], in[2], out[0], req[0], out[1], req[1],
+                              p.no_bias ? nullptr : &out[2], p.no_bias ? OpReq::kNull : req[2]);
+}
+
 LOOM_REGISTER_OP(FullyConnected)
     .Describe(R"(Applies a linear transformation: out = data · weightᵀ + bias.
 
@@ -62,7 +85,20 @@ transformation applies to the last axis: out = data.shape[:-1] + (num_hidden,).)
     })
     .InferShape(FullyConnectedShape)
     .InferType(ElemwiseType)
-    .Resources([](const NodeAttrs&) { return std::vector<ResourceKind>{ResourceKind::kTempSpace}; });
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      NodePtr bw =
+          MakeBackwardNode("_backward_FullyConnected", n, {g[0], n->inputs[0], n->inputs[1]});
+      return BackwardOutputs(bw, n->inputs.size());
+    })
+    .Kernel(DeviceType::kCPU, FCompute(FullyConnectedCompute));
+
+LOOM_REGISTER_OP(_backward_FullyConnected)
+    .Describe("Gradients of FullyConnected with respect to data, weight and bias.")
+    .Inputs({"out_grad", "data", "weight"})
+    .NumOutputs([](const NodeAttrs& attrs) -> uint32_t {
+      return attrs.param<FullyConnectedParam>().no_bias ? 2 : 3;
+    })
+    .Kernel(DeviceType::kCPU, FCompute(FullyConnectedBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,10 @@
-// LeakyReLU: leaky, parametric (prelu), randomized (rrelu), elu, selu and gelu activations.
-#include "shape_util.h"
+// LeakyReLU: leaky, parametric (prelu), randomized (rrelu), elu, selu and gelu activations. The
+// gradient reads the data (and prelu's gamma, rrelu's mask).
+#include <algorithm>
+
+#include "nn_util.h"
+#include "operators/cpu/activation.h"
+#include "operators/cpu/common.h"
 
 namespace loom::ops {
 namespace {
@@ -48,6 +53,63 @@ void LeakyReLUShape(ShapeContext& ctx) {
   }
 }
 
+bool IsPrelu(const NodeAttrs& attrs) {
+  return attrs.param<LeakyReLUParam>().act_type == LeakyReLUParam::Act::kPRelu;
+}
+bool IsRrelu(const NodeAttrs& attrs) {
+  return attrs.param<LeakyReLUParam>().act_type == LeakyReLUParam::Act::kRRelu;
+}
+
+cpu::LeakyReLUParams KernelParams(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<LeakyReLUParam>();
+  cpu::LeakyReLUParams k{
+      .slope = p.slope, .lower_bound = p.lower_bound, .upper_bound = p.upper_bound};
+  switch (p.act_type) {
+    case LeakyReLUParam::Act::kRRelu:
+      k.type = cpu::LeakyType::kRrelu;
+      break;
+    case LeakyReLUParam::Act::kPRelu:
+      k.type = cpu::LeakyType::kPrelu;
+      break;
+    case LeakyReLUParam::Act::kElu:
+      k.type = cpu::LeakyType::kElu;
+      break;
+    case LeakyReLUParam::Act::kSelu:
+      k.type = cpu::LeakyType::kSelu;
+      break;
+    case LeakyReLUParam::Act::kGelu:
+      k.type = cpu::LeakyType::kGelu;
+      break;
+    default:
+      k.type = cpu::LeakyType::kLeaky;
+  }
+  return k;
+}
+
+// (data[, gamma]) -> (output[, mask]). rrelu's mask holds the slopes used: drawn while
+// training, their mean otherwise.
+void LeakyReLUCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
+  const cpu::LeakyReLUParams p = KernelParams(attrs);
+  const bool rrelu = IsRrelu(attrs);
+  cpu::LeakyReLUForward(p, ctx, in[0], IsPrelu(attrs) ? &in[1] : nullptr, out[0], req[0],
+                        rrelu ? &out[1] : nullptr);
+  if (rrelu && !ctx.is_train && req[1] != OpReq::kNull) {
+    cpu::DispatchFloatHalf(out[1].dtype, "LeakyReLU", [&]<typename T>(cpu::Tag<T>) {
+      std::fill_n(out[1].data<T>(), out[1].size(),
+                  static_cast<T>((p.lower_bound + p.upper_bound) / 2));
+    });
+  }
+}
+
+// (out_grad, data[, gamma][, mask]) -> (data_grad[, gamma_grad])
+void LeakyReLUBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                              Views out) {
+  const bool prelu = IsPrelu(attrs);
+  cpu::LeakyReLUBackward(KernelParams(attrs), in[0], in[1], prelu ? &in[2] : nullptr,
+                         IsRrelu(attrs) ? &in[2] : nullptr, out[0], req[0],
+                         prelu ? &out[1] : nullptr, prelu ? req[1] : OpReq::kNull);
+}
+
 LOOM_REGISTER_OP(LeakyReLU)
     .Describe(R"(Leaky rectifiers and their relatives, elementwise: leaky (x or slope*x below 0),
 prelu (per-channel learned slope `gamma` (C,)), rrelu (random slope in [lower_bound,
@@ -69,11 +131,27 @@ selu and gelu. The output has the data's shape.)")
     .InferShape(LeakyReLUShape)
     .InferType(ElemwiseType)
     .Resources([](const NodeAttrs& attrs) {
-      if (attrs.param<LeakyReLUParam>().act_type == LeakyReLUParam::Act::kRRelu) {
-        return std::vector<ResourceKind>{ResourceKind::kRandom};
-      }
+      if (IsRrelu(attrs)) return std::vector<ResourceKind>{ResourceKind::kRandom};
       return std::vector<ResourceKind>{};
-    });
+    })
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      std::vector<NodeEntry> in{g[0], n->inputs[0]};
+      if (IsPrelu(n->attrs)) in.push_back(n->inputs[1]);
+      if (IsRrelu(n->attrs)) in.push_back(Out(n, 1));
+      return BackwardOutputs(MakeBackwardNode("_backward_LeakyReLU", n, std::move(in)),
+                             n->inputs.size());
+    })
+    .Kernel(DeviceType::kCPU, FCompute(LeakyReLUCompute));
+
+LOOM_REGISTER_OP(_backward_LeakyReLU)
+    .Describe("Gradients of LeakyReLU with respect to data (and prelu's gamma).")
+    .Inputs([](const NodeAttrs& attrs) -> std::vector<std::string> {
+      if (IsPrelu(attrs)) return {"out_grad", "data", "gamma"};
+      if (IsRrelu(attrs)) return {"out_grad", "data", "mask"};
+      return {"out_grad", "data"};
+    })
+    .NumOutputs([](const NodeAttrs& attrs) -> uint32_t { return IsPrelu(attrs) ? 2 : 1; })
+    .Kernel(DeviceType::kCPU, FCompute(LeakyReLUBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,8 @@
-// L2Normalization and InstanceNorm.
-#include "shape_util.h"
+// L2Normalization and InstanceNorm. L2Normalization's gradient reads the output and the hidden
+// norm; InstanceNorm's the data and the hidden per-instance mean and var.
+#include "operators/cpu/normalization.h"
+
+#include "nn_util.h"
 
 namespace loom::ops {
 namespace {
@@ -49,6 +52,30 @@ void L2NormalizationShape(ShapeContext& ctx) {
   ctx.SetOut(1, norm, "data " + Str(data));
 }
 
+cpu::L2NormMode KernelMode(const NodeAttrs& attrs) {
+  switch (attrs.param<L2NormalizationParam>().mode) {
+    case L2NormalizationParam::Mode::kChannel:
+      return cpu::L2NormMode::kChannel;
+    case L2NormalizationParam::Mode::kSpatial:
+      return cpu::L2NormMode::kSpatial;
+    default:
+      return cpu::L2NormMode::kInstance;
+  }
+}
+
+// data -> (output, norm)
+void L2NormalizationCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                            Views out) {
+  cpu::L2NormalizationForward(KernelMode(attrs), attrs.param<L2NormalizationParam>().eps, in[0],
+                              out[0], req[0], out[1]);
+}
+
+// (out_grad, output, norm) -> data_grad
+void L2NormalizationBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                                    Views out) {
+  cpu::L2NormalizationBackward(KernelMode(attrs), in[0], in[1], in[2], out[0], req[0]);
+}
+
 LOOM_REGISTER_OP(L2Normalization)
     .Describe(R"(Divides by the L2 norm (plus eps) over each instance, over the channels at each
 position, or over the positions of each channel (mode). Outputs output (the data's shape) and
@@ -58,7 +85,17 @@ the hidden norm: (N,), data with axis 1 = 1, or (N, C).)")
     .Outputs({"output", "norm"})
     .NumVisibleOutputs(1)
     .InferShape(L2NormalizationShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      return BackwardOutputs(
+          MakeBackwardNode("_backward_L2Normalization", n, {g[0], Out(n, 0), Out(n, 1)}), 1);
+    })
+    .Kernel(DeviceType::kCPU, FCompute(L2NormalizationCompute));
+
+LOOM_REGISTER_OP(_backward_L2Normalization)
+    .Describe("Gradient of L2Normalization from the head gradient, the output and norm.")
+    .Inputs({"out_grad", "output", "norm"})
+    .Kernel(DeviceType::kCPU, FCompute(L2NormalizationBackwardCompute));
 
 struct InstanceNormParam {
   float eps = 1e-3f;
@@ -83,6 +120,19 @@ void InstanceNormShape(ShapeContext& ctx) {
   ctx.SetOut(2, Shape{data[0], data[1]}, why);
 }
 
+// (data, gamma, beta) -> (output, mean, var)
+void InstanceNormCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
+  cpu::InstanceNormForward(attrs.param<InstanceNormParam>().eps, in[0], in[1], in[2], out[0],
+                           req[0], out[1], out[2]);
+}
+
+// (out_grad, data, gamma, mean, var) -> (data_grad, gamma_grad, beta_grad)
+void InstanceNormBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                                 Views out) {
+  cpu::InstanceNormBackward(attrs.param<InstanceNormParam>().eps, in[0], in[1], in[2], in[3], in[4],
+                            out[0], req[0], out[1], req[1], out[2], req[2]);
+}
+
 LOOM_REGISTER_OP(InstanceNorm)
     .Describe(R"(Normalises each channel of each instance over its positions: out = gamma *
 (data - mean) / sqrt(var + eps) + beta with gamma, beta (C,). Outputs output (the data's
@@ -92,7 +142,19 @@ shape) and the hidden mean and var (N, C). float32 only, as in MXNet.)")
     .Outputs({"output", "mean", "var"})
     .NumVisibleOutputs(1)
     .InferShape(InstanceNormShape)
-    .InferType(Float32Type);
+    .InferType(Float32Type)
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      NodePtr bw = MakeBackwardNode("_backward_InstanceNorm", n,
+                                    {g[0], n->inputs[0], n->inputs[1], Out(n, 1), Out(n, 2)});
+      return BackwardOutputs(bw, 3);
+    })
+    .Kernel(DeviceType::kCPU, FCompute(InstanceNormCompute));
+
+LOOM_REGISTER_OP(_backward_InstanceNorm)
+    .Describe("Gradients of InstanceNorm with respect to data, gamma and beta.")
+    .Inputs({"out_grad", "data", "gamma", "mean", "var"})
+    .NumOutputs(3)
+    .Kernel(DeviceType::kCPU, FCompute(InstanceNormBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,8 @@
-// Pooling: max, average, sum or Lp pooling over 1, 2 or 3 spatial dimensions, or global.
-#include "shape_util.h"
+// Pooling: max, average, sum or Lp pooling over 1, 2 or 3 spatial dimensions, or global; its
+// gradient is one _backward_Pooling node reading the head gradient and the data.
+#include "operators/cpu/pooling.h"
+
+#include "nn_util.h"
 
 namespace loom::ops {
 namespace {
@@ -171,6 +174,43 @@ void PoolingShape(ShapeContext& ctx) {
   ctx.SetIn(0, data, "the output shape " + Str(o));
 }
 
+// The kernel's parameters; lp pooling and channel-last layouts have no CPU kernel.
+cpu::PoolingParams KernelParams(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<PoolingParam>();
+  LOOM_CHECK_TYPED(NotSupportedError, p.pool_type != PoolingParam::Type::kLp,
+                   "Pooling: the CPU kernel supports pool_type max, avg and sum but got lp");
+  LOOM_CHECK_TYPED(NotSupportedError, !(p.layout && PoolingParam::ChannelLast(*p.layout)),
+                   "Pooling: the CPU kernel supports channel-first layouts (NCW, NCHW, NCDHW) "
+                   "only but got a channel-last layout");
+  cpu::PoolingParams k;
+  switch (p.pool_type) {
+    case PoolingParam::Type::kAvg:
+      k.type = cpu::PoolType::kAvg;
+      break;
+    case PoolingParam::Type::kSum:
+      k.type = cpu::PoolType::kSum;
+      break;
+    default:
+      k.type = cpu::PoolType::kMax;
+  }
+  k.kernel.assign(p.kernel.begin(), p.kernel.end());
+  k.stride.assign(p.stride.begin(), p.stride.end());
+  k.pad.assign(p.pad.begin(), p.pad.end());
+  k.global_pool = p.global_pool;
+  k.count_include_pad = p.count_include_pad.value_or(true);
+  return k;
+}
+
+void PoolingCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
+  cpu::PoolingForward(KernelParams(attrs), in[0], out[0], req[0]);
+}
+
+// (out_grad, data) -> data_grad
+void PoolingBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                            Views out) {
+  cpu::PoolingBackward(KernelParams(attrs), in[0], in[1], out[0], req[0]);
+}
+
 LOOM_REGISTER_OP(Pooling)
     .Describe(R"(Pools data (N, C, *spatial) over windows of size `kernel` with stride and
 padding: pool_type max, avg (count_include_pad), sum, or lp (p_value). Output spatial size:
@@ -179,7 +219,16 @@ global_pool reduces every spatial axis to 1. Channel-last layouts keep the chann
     .Params<PoolingParam>()
     .Inputs({"data"})
     .InferShape(PoolingShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      return BackwardOutputs(MakeBackwardNode("_backward_Pooling", n, {g[0], n->inputs[0]}), 1);
+    })
+    .Kernel(DeviceType::kCPU, FCompute(PoolingCompute));
+
+LOOM_REGISTER_OP(_backward_Pooling)
+    .Describe("Gradient of Pooling with respect to its data (max: to the window's first maximum).")
+    .Inputs({"out_grad", "data"})
+    .Kernel(DeviceType::kCPU, FCompute(PoolingBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,7 @@
-// Regression heads: LinearRegressionOutput, LogisticRegressionOutput and MAERegressionOutput.
-#include "shape_util.h"
+// Regression heads: LinearRegressionOutput, LogisticRegressionOutput and MAERegressionOutput. Loss
+// heads: the gradient ignores the head gradient, so Backward() needs none.
+#include "nn_util.h"
+#include "operators/cpu/softmax.h"
 
 namespace loom::ops {
 namespace {
@@ -30,7 +32,27 @@ void RegressionOutputShape(ShapeContext& ctx) {
   }
 }
 
-#define LOOM_REGRESSION_OUTPUT(Name, Doc)                                              \
+// (data, label) -> output
+template <cpu::RegressionType type>
+void RegressionCompute(const NodeAttrs&, const OpContext&, Views in, Reqs req, Views out) {
+  cpu::RegressionOutputForward(type, in[0], out[0], req[0]);
+}
+
+// (output, label) -> data_grad
+template <cpu::RegressionType type>
+void RegressionBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                               Views out) {
+  cpu::RegressionOutputBackward(type, attrs.param<RegressionOutputParam>().grad_scale, in[0], in[1],
+                                out[0], req[0]);
+}
+
+// The gradient reads the output and the label; the label gets none.
+std::vector<NodeEntry> RegressionGradient(const NodePtr& n, const std::vector<NodeEntry>&) {
+  NodePtr bw = MakeBackwardNode("_backward_" + n->attrs.op->name(), n, {Out(n, 0), n->inputs[1]});
+  return {Out(bw, 0), NodeEntry{}};
+}
+
+#define LOOM_REGRESSION_OUTPUT(Name, Type, Doc)                                        \
   LOOM_REGISTER_OP(Name)                                                               \
       .Describe(Doc                                                                    \
                 " The label defaults to the data's shape ((N,) for data (N, 1)). The " \
@@ -40,15 +62,20 @@ void RegressionOutputShape(ShapeContext& ctx) {
       .Inputs({"data", "label"})                                                       \
       .InferShape(RegressionOutputShape)                                               \
       .InferType(ElemwiseType)                                                         \
-      .InplaceOptions([](const NodeAttrs&) {                                           \
-        return std::vector<std::pair<int, int>>{{0, 0}};                               \
-      })
+      .InplaceOptions(InplaceFirst)                                                    \
+      .Gradient(RegressionGradient)                                                    \
+      .Kernel(DeviceType::kCPU, FCompute(RegressionCompute<Type>));                    \
+  LOOM_REGISTER_OP(_backward_##Name)                                                   \
+      .Describe("Gradient of " #Name " from its output and label.")                    \
+      .Inputs({"output", "label"})                                                     \
+      .InferType(FirstInputType)                                                       \
+      .Kernel(DeviceType::kCPU, FCompute(RegressionBackwardCompute<Type>))
 
-LOOM_REGRESSION_OUTPUT(LinearRegressionOutput,
+LOOM_REGRESSION_OUTPUT(LinearRegressionOutput, cpu::RegressionType::kLinear,
                        "Identity forward; squared-loss gradient out - label backward.");
-LOOM_REGRESSION_OUTPUT(LogisticRegressionOutput,
+LOOM_REGRESSION_OUTPUT(LogisticRegressionOutput, cpu::RegressionType::kLogistic,
                        "Sigmoid forward; logistic-loss gradient sigmoid(x) - label backward.");
-LOOM_REGRESSION_OUTPUT(MAERegressionOutput,
+LOOM_REGRESSION_OUTPUT(MAERegressionOutput, cpu::RegressionType::kMAE,
                        "Identity forward; absolute-loss gradient sign(out - label) backward.");
 
 #undef LOOM_REGRESSION_OUTPUT

@@ -1,5 +1,9 @@
-// RNN: fused multi-layer (bidirectional) vanilla RNN, LSTM or GRU over a time-major sequence.
-#include "shape_util.h"
+// RNN: fused multi-layer (bidirectional) vanilla RNN, LSTM or GRU over a time-major sequence. The
+// forward pass keeps its activations in a hidden `reserve` output, which the gradient reads.
+#include "operators/cpu/rnn.h"
+
+#include "nn_util.h"
+#include "operators/cpu/common.h"
 
 namespace loom::ops {
 namespace {
@@ -85,6 +89,33 @@ std::vector<std::string> RNNInputs(const NodeAttrs& attrs) {
   return names;
 }
 
+cpu::RnnParams KernelParams(const RNNParam& p) {
+  cpu::RnnParams k{.state_size = p.state_size,
+                   .num_layers = p.num_layers,
+                   .bidirectional = p.bidirectional,
+                   .p = p.p};
+  switch (p.mode) {
+    case RNNParam::Mode::kRnnRelu:
+      k.mode = cpu::RnnMode::kRnnRelu;
+      break;
+    case RNNParam::Mode::kRnnTanh:
+      k.mode = cpu::RnnMode::kRnnTanh;
+      break;
+    case RNNParam::Mode::kGru:
+      k.mode = cpu::RnnMode::kGru;
+      break;
+    default:
+      k.mode = cpu::RnnMode::kLstm;
+  }
+  return k;
+}
+
+// Visible outputs: output, and with state_outputs state_output (and statecell_output for LSTM).
+uint32_t NumVisible(const RNNParam& p) {
+  if (!p.state_outputs) return 1;
+  return p.mode == RNNParam::Mode::kLstm ? 3 : 2;
+}
+
 void RNNShape(ShapeContext& ctx) {
   const auto& p = ctx.param<RNNParam>();
   const bool lstm = p.mode == RNNParam::Mode::kLstm;
@@ -131,6 +162,68 @@ void RNNShape(ShapeContext& ctx) {
     ctx.SetOut(1, Shape{layers, batch, h}, why);
     if (lstm) ctx.SetOut(2, Shape{layers, batch, p.state_size}, why);
   }
+  if (data[0] != 0 && batch != 0) {
+    ctx.SetOut(NumVisible(p), Shape{cpu::RnnReserveSize(KernelParams(p), data[0], batch)}, why);
+  }
+}
+
+// The CPU kernel's limits, checked before it runs.
+const RNNParam& SupportedParams(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<RNNParam>();
+  LOOM_CHECK_TYPED(NotSupportedError, !p.projection_size,
+                   "RNN: the CPU kernel does not support "
+                   "projection_size (LSTMP)");
+  LOOM_CHECK_TYPED(NotSupportedError, !p.use_sequence_length,
+                   "RNN: the CPU kernel does not "
+                   "support use_sequence_length=True");
+  LOOM_CHECK_TYPED(NotSupportedError, !p.lstm_state_clip_min && !p.lstm_state_clip_max,
+                   "RNN: the CPU kernel does not support LSTM state clipping "
+                   "(lstm_state_clip_min/max)");
+  return p;
+}
+
+// (data, parameters, state[, state_cell]) -> (output[, state_output[, statecell_output]], reserve)
+void RNNCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
+  const RNNParam& p = SupportedParams(attrs);
+  const bool lstm = p.mode == RNNParam::Mode::kLstm;
+  const uint32_t visible = NumVisible(p);
+  OpReq state_req = OpReq::kNull;
+  for (uint32_t j = 1; j < visible; ++j) {
+    if (req[j] != OpReq::kNull) state_req = OpReq::kWriteTo;
+  }
+  cpu::RnnForward(KernelParams(p), ctx, in[0], in[1], in[2], lstm ? &in[3] : nullptr, out[0],
+                  req[0], p.state_outputs ? &out[1] : nullptr,
+                  p.state_outputs && lstm ? &out[2] : nullptr, state_req, out[visible]);
+}
+
+// (data, parameters, state[, state_cell], out_grad[, state grads], reserve) ->
+// (data_grad, parameters_grad, state_grad[, state_cell_grad])
+void RNNBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
+  const RNNParam& p = SupportedParams(attrs);
+  const bool lstm = p.mode == RNNParam::Mode::kLstm;
+  const size_t dy = lstm ? 4 : 3;
+  const TensorView* dhy = p.state_outputs ? &in[dy + 1] : nullptr;
+  const TensorView* dcy = p.state_outputs && lstm ? &in[dy + 2] : nullptr;
+  const TensorView& reserve = in[in.size() - 1];
+  const cpu::RnnParams k = KernelParams(p);
+  const TensorView* cx = lstm ? &in[3] : nullptr;
+  if (!lstm || req[2] == req[3]) {
+    cpu::RnnBackward(k, in[0], in[1], in[2], cx, in[dy], dhy, dcy, reserve, out[0], req[0], out[1],
+                     req[1], out[2], req[2], lstm ? &out[3] : nullptr);
+    return;
+  }
+  // The kernel writes both state gradients with one request: compute them apart, then store each
+  // as its own request says.
+  cpu::DispatchFloat(in[2].dtype, "RNN", [&]<typename T>(cpu::Tag<T>) {
+    std::vector<T> dhx(static_cast<size_t>(out[2].size())), dcx(static_cast<size_t>(out[3].size()));
+    TensorView dhx_view = out[2], dcx_view = out[3];
+    dhx_view.ptr = dhx.data();
+    dcx_view.ptr = dcx.data();
+    cpu::RnnBackward(k, in[0], in[1], in[2], cx, in[dy], dhy, dcy, reserve, out[0], req[0], out[1],
+                     req[1], dhx_view, OpReq::kWriteTo, &dcx_view);
+    cpu::StoreN(req[2], out[2].data<T>(), dhx.data(), out[2].size());
+    cpu::StoreN(req[3], out[3].data<T>(), dcx.data(), out[3].size());
+  });
 }
 
 // One dtype for everything but sequence_length, which may be an integer type (MXNet gives it
@@ -170,15 +263,51 @@ statecell_output (L*D, N, state_size).)")
         names.push_back("state_output");
         if (p.mode == RNNParam::Mode::kLstm) names.push_back("statecell_output");
       }
+      names.push_back("reserve");
       return names;
     })
+    .NumVisibleOutputs([](const NodeAttrs& attrs) { return NumVisible(attrs.param<RNNParam>()); })
     .InferShape(RNNShape)
     .InferType(RNNType)
     .Resources([](const NodeAttrs& attrs) {
-      std::vector<ResourceKind> r{ResourceKind::kTempSpace};
+      std::vector<ResourceKind> r;
       if (attrs.param<RNNParam>().p > 0) r.push_back(ResourceKind::kRandom);
       return r;
-    });
+    })
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      const auto& p = n->attrs.param<RNNParam>();
+      const bool lstm = p.mode == RNNParam::Mode::kLstm;
+      const uint32_t visible = NumVisible(p);
+      std::vector<NodeEntry> in(n->inputs.begin(), n->inputs.begin() + (lstm ? 4 : 3));
+      in.insert(in.end(), g.begin(), g.begin() + visible);
+      in.push_back(Out(n, visible));
+      NodePtr bw = MakeBackwardNode("_backward_RNN", n, std::move(in));
+      std::vector<NodeEntry> grads = BackwardOutputs(bw, lstm ? 4 : 3);
+      if (p.use_sequence_length) grads.push_back(NodeEntry{});
+      return grads;
+    })
+    .Kernel(DeviceType::kCPU, FCompute(RNNCompute));
+
+LOOM_REGISTER_OP(_backward_RNN)
+    .Describe(R"(Gradients of RNN with respect to data, parameters and the initial states, by
+backpropagation through time from the forward pass's reserve.)")
+    .Inputs([](const NodeAttrs& attrs) {
+      const auto& p = attrs.param<RNNParam>();
+      const bool lstm = p.mode == RNNParam::Mode::kLstm;
+      std::vector<std::string> names{"data", "parameters", "state"};
+      if (lstm) names.push_back("state_cell");
+      names.push_back("out_grad");
+      if (p.state_outputs) {
+        names.push_back("state_output_grad");
+        if (lstm) names.push_back("statecell_output_grad");
+      }
+      names.push_back("reserve");
+      return names;
+    })
+    .NumOutputs([](const NodeAttrs& attrs) -> uint32_t {
+      return attrs.param<RNNParam>().mode == RNNParam::Mode::kLstm ? 4 : 3;
+    })
+    .Kernel(DeviceType::kCPU, FCompute(RNNBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

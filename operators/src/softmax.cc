@@ -1,5 +1,8 @@
-// softmax, log_softmax (along an axis) and SoftmaxActivation (per instance or per channel).
-#include "shape_util.h"
+// softmax, log_softmax (along an axis) and SoftmaxActivation (per instance or per channel). The
+// gradients read the head gradient and the output.
+#include "operators/cpu/softmax.h"
+
+#include "nn_util.h"
 
 namespace loom::ops {
 namespace {
@@ -61,6 +64,40 @@ void SoftmaxType(TypeContext& ctx) {
   ctx.SetIn(0, ctx.out(0));
 }
 
+// The kernel's parameters; the CPU kernel needs the output in the data's dtype, and softmax no
+// length (log_softmax ignores use_length).
+template <bool log>
+cpu::SoftmaxParams KernelParams(const NodeAttrs& attrs, const TensorView& data,
+                                const TensorView& out) {
+  const auto& p = attrs.param<SoftmaxParam>();
+  const char* op = log ? "log_softmax" : "softmax";
+  LOOM_CHECK_TYPED(NotSupportedError, log || !p.length(), op,
+                   ": the CPU kernel does not support use_length=True");
+  LOOM_CHECK_TYPED(NotSupportedError, data.dtype == out.dtype, op,
+                   ": the CPU kernel needs the output in the data's dtype (", ToString(data.dtype),
+                   ") but parameter dtype asks for ", ToString(out.dtype));
+  return {.axis = static_cast<int>(p.axis), .temperature = p.temperature};
+}
+
+template <bool log>
+void SoftmaxCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
+  cpu::SoftmaxForward(KernelParams<log>(attrs, in[0], out[0]), log, in[0], out[0], req[0]);
+}
+
+// (out_grad, output) -> data_grad
+template <bool log>
+void SoftmaxBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                            Views out) {
+  cpu::SoftmaxBackward(KernelParams<log>(attrs, out[0], in[1]), log, in[0], in[1], out[0], req[0]);
+}
+
+std::vector<NodeEntry> SoftmaxGradient(const NodePtr& n, const std::vector<NodeEntry>& g) {
+  NodePtr bw = MakeBackwardNode("_backward_" + n->attrs.op->name(), n, {g[0], Out(n, 0)});
+  std::vector<NodeEntry> grads{Out(bw, 0)};
+  if (n->inputs.size() == 2) grads.push_back(NodeEntry{});  // the length gets none
+  return grads;
+}
+
 LOOM_REGISTER_OP(softmax)
     .Describe(R"(softmax along `axis`: exp(x/t) / sum(exp(x/t)) with temperature t. With
 use_length, an input `length` (the data's shape without `axis`) limits each softmax to the
@@ -71,7 +108,15 @@ first `length` elements. The output has the data's shape and `dtype` (default: t
       return {"data"};
     })
     .InferShape(SoftmaxShape)
-    .InferType(SoftmaxType);
+    .InferType(SoftmaxType)
+    .Gradient(SoftmaxGradient)
+    .Kernel(DeviceType::kCPU, FCompute(SoftmaxCompute<false>));
+
+LOOM_REGISTER_OP(_backward_softmax)
+    .Describe("Gradient of softmax from the head gradient and the output.")
+    .Inputs({"out_grad", "output"})
+    .InferType(FirstInputType)
+    .Kernel(DeviceType::kCPU, FCompute(SoftmaxBackwardCompute<false>));
 
 LOOM_REGISTER_OP(log_softmax)
     .Describe(R"(log(softmax(data)) along `axis`, computed stably. The output has the data's
@@ -79,7 +124,15 @@ shape and `dtype` (default: the data's). use_length is accepted and has no effec
     .Params<SoftmaxParam>()
     .Inputs({"data"})
     .InferShape(SoftmaxShape)
-    .InferType(SoftmaxType);
+    .InferType(SoftmaxType)
+    .Gradient(SoftmaxGradient)
+    .Kernel(DeviceType::kCPU, FCompute(SoftmaxCompute<true>));
+
+LOOM_REGISTER_OP(_backward_log_softmax)
+    .Describe("Gradient of log_softmax from the head gradient and the output.")
+    .Inputs({"out_grad", "output"})
+    .InferType(FirstInputType)
+    .Kernel(DeviceType::kCPU, FCompute(SoftmaxBackwardCompute<true>));
 
 struct SoftmaxActivationParam {
   enum class Mode { kInstance, kChannel };
@@ -94,6 +147,37 @@ struct SoftmaxActivationParam {
   }
 };
 
+// SoftmaxActivation as softmax over the last axis of (N, rest) (instance) or axis 1 (channel).
+TensorView ActivationView(const NodeAttrs& attrs, TensorView t) {
+  if (attrs.param<SoftmaxActivationParam>().mode == SoftmaxActivationParam::Mode::kInstance &&
+      t.shape.ndim() > 0) {
+    const int64_t n = t.shape[0];
+    t.shape = Shape{n, n == 0 ? 0 : t.size() / n};
+  }
+  return t;
+}
+
+cpu::SoftmaxParams ActivationParams(const NodeAttrs& attrs) {
+  const bool channel =
+      attrs.param<SoftmaxActivationParam>().mode == SoftmaxActivationParam::Mode::kChannel;
+  cpu::SoftmaxParams k;
+  k.axis = channel ? 1 : -1;
+  return k;
+}
+
+void SoftmaxActivationCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                              Views out) {
+  cpu::SoftmaxForward(ActivationParams(attrs), false, ActivationView(attrs, in[0]),
+                      ActivationView(attrs, out[0]), req[0]);
+}
+
+// (out_grad, output) -> data_grad
+void SoftmaxActivationBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                                      Views out) {
+  cpu::SoftmaxBackward(ActivationParams(attrs), false, ActivationView(attrs, in[0]),
+                       ActivationView(attrs, in[1]), ActivationView(attrs, out[0]), req[0]);
+}
+
 LOOM_REGISTER_OP(SoftmaxActivation)
     .Describe(R"(Softmax per instance (over each flattened instance, mode 'instance') or per
 channel (over axis 1 at each spatial position, mode 'channel'). Deprecated in MXNet in favour
@@ -101,7 +185,14 @@ of softmax; the output has the data's shape.)")
     .Params<SoftmaxActivationParam>()
     .Inputs({"data"})
     .InferShape(ElemwiseShape)
-    .InferType(ElemwiseType);
+    .InferType(ElemwiseType)
+    .Gradient(SoftmaxGradient)
+    .Kernel(DeviceType::kCPU, FCompute(SoftmaxActivationCompute));
+
+LOOM_REGISTER_OP(_backward_SoftmaxActivation)
+    .Describe("Gradient of SoftmaxActivation from the head gradient and the output.")
+    .Inputs({"out_grad", "output"})
+    .Kernel(DeviceType::kCPU, FCompute(SoftmaxActivationBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

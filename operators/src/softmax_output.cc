@@ -1,5 +1,7 @@
-// SoftmaxOutput (alias Softmax): softmax forward, cross-entropy gradient backward.
-#include "op_common.h"
+// SoftmaxOutput (alias Softmax): softmax forward, cross-entropy gradient backward. A loss head:
+// the gradient ignores the head gradient (unless out_grad=True), so Backward() needs none.
+#include "nn_util.h"
+#include "operators/cpu/softmax.h"
 
 namespace loom::ops {
 namespace {
@@ -48,8 +50,10 @@ void SoftmaxOutputShape(ShapeContext& ctx) {
   if (data.ndim() == 0) return;
   if (!(data == ctx.in(1))) {  // a label of the data's shape holds probabilities
     if (p.multi_output) {
-      LOOM_CHECK(data.ndim() >= 2, ctx.attrs().name, ": SoftmaxOutput with multi_output needs "
-                 "data of at least 2 dimensions but got ", data.ToString());
+      LOOM_CHECK(data.ndim() >= 2, ctx.attrs().name,
+                 ": SoftmaxOutput with multi_output needs "
+                 "data of at least 2 dimensions but got ",
+                 data.ToString());
       Shape l1{data[0], data[1] == 0 || data[0] == 0 ? 0 : data.Size() / data[0] / data[1]};
       Shape l2{data[0]};
       for (int i = 2; i < data.ndim(); ++i) l2.push_back(data[i]);
@@ -72,6 +76,40 @@ void SoftmaxOutputShape(ShapeContext& ctx) {
   ctx.SetOut(0, data);
 }
 
+cpu::SoftmaxOutputParams KernelParams(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<SoftmaxOutputParam>();
+  cpu::SoftmaxOutputParams k{.grad_scale = p.grad_scale,
+                             .ignore_label = p.ignore_label,
+                             .multi_output = p.multi_output,
+                             .use_ignore = p.use_ignore,
+                             .preserve_shape = p.preserve_shape,
+                             .out_grad = p.out_grad,
+                             .smooth_alpha = p.smooth_alpha};
+  switch (p.normalization) {
+    case SoftmaxOutputParam::Normalization::kBatch:
+      k.normalization = cpu::SoftmaxNormalization::kBatch;
+      break;
+    case SoftmaxOutputParam::Normalization::kValid:
+      k.normalization = cpu::SoftmaxNormalization::kValid;
+      break;
+    default:
+      k.normalization = cpu::SoftmaxNormalization::kNull;
+  }
+  return k;
+}
+
+// (data, label) -> output
+void SoftmaxOutputCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
+  cpu::SoftmaxOutputForward(KernelParams(attrs), in[0], out[0], req[0]);
+}
+
+// (output, label[, out_grad]) -> data_grad
+void SoftmaxOutputBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                                  Views out) {
+  const cpu::SoftmaxOutputParams p = KernelParams(attrs);
+  cpu::SoftmaxOutputBackward(p, in[0], in[1], p.out_grad ? in[2] : TensorView{}, out[0], req[0]);
+}
+
 LOOM_REGISTER_OP(SoftmaxOutput)
     .Alias("Softmax")
     .Describe(R"(Softmax of the input in the forward pass; in the backward pass the gradient of
@@ -81,7 +119,24 @@ by grad_scale. Label shape: data.shape[:-1] (multi_output: (N, d2*...*dk)).)")
     .Inputs({"data", "label"})
     .InferShape(SoftmaxOutputShape)
     .InferType(ElemwiseType)
-    .InplaceOptions([](const NodeAttrs&) { return std::vector<std::pair<int, int>>{{0, 0}}; });
+    .InplaceOptions(InplaceFirst)
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      std::vector<NodeEntry> in{Out(n, 0), n->inputs[1]};
+      if (n->attrs.param<SoftmaxOutputParam>().out_grad) in.push_back(g[0]);
+      NodePtr bw = MakeBackwardNode("_backward_SoftmaxOutput", n, std::move(in));
+      return std::vector<NodeEntry>{Out(bw, 0), NodeEntry{}};
+    })
+    .Kernel(DeviceType::kCPU, FCompute(SoftmaxOutputCompute));
+
+LOOM_REGISTER_OP(_backward_SoftmaxOutput)
+    .Describe(R"(Gradient of SoftmaxOutput: (output - target(label)) * grad_scale / norm, times the
+head gradient only with out_grad=True; the label gets none.)")
+    .Inputs([](const NodeAttrs& attrs) -> std::vector<std::string> {
+      if (attrs.param<SoftmaxOutputParam>().out_grad) return {"output", "label", "out_grad"};
+      return {"output", "label"};
+    })
+    .InferType(FirstInputType)
+    .Kernel(DeviceType::kCPU, FCompute(SoftmaxOutputBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,5 +1,10 @@
 // UpSampling: nearest-neighbour (of one or more inputs) or bilinear upsampling by an integer scale.
-#include "shape_util.h"
+// Nearest's gradient sums each block of the head gradient; bilinear is a depthwise
+// Deconvolution and so is its gradient.
+#include "operators/cpu/upsampling.h"
+
+#include "nn_util.h"
+#include "operators/cpu/convolution.h"
 
 namespace loom::ops {
 namespace {
@@ -91,6 +96,58 @@ void UpSamplingShape(ShapeContext& ctx) {
   ctx.SetOut(0, out, why);
 }
 
+// Bilinear upsampling's depthwise deconvolution (MXNet's): kernel 2s - s%2, stride s,
+// pad ceil((s - 1) / 2), one group per channel.
+cpu::ConvolutionParams BilinearParams(const NodeAttrs& attrs, const Shape& data) {
+  const int64_t s = attrs.param<UpSamplingParam>().scale, k = 2 * s - s % 2, pad = s / 2;
+  return {.kernel = {k, k},
+          .stride = {s, s},
+          .dilate = {1, 1},
+          .pad = {pad, pad},
+          .num_filter = data[1],
+          .num_group = data[1],
+          .no_bias = true};
+}
+
+// Where input i's channels start in the output: concatenated, or all at 0 when summed.
+int64_t ChannelOffset(const NodeAttrs& attrs, Views inputs, size_t i) {
+  if (attrs.param<UpSamplingParam>().multi_input_mode == UpSamplingParam::MultiInput::kSum) {
+    return 0;
+  }
+  int64_t offset = 0;
+  for (size_t k = 0; k < i; ++k) offset += inputs[k].shape[1];
+  return offset;
+}
+
+// nearest: (arg0, ...) -> output; bilinear: (data, weight) -> output
+void UpSamplingCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
+  const auto& p = attrs.param<UpSamplingParam>();
+  if (p.bilinear()) {
+    cpu::DeconvolutionForward(BilinearParams(attrs, in[0].shape), in[0], in[1], nullptr, out[0],
+                              req[0]);
+    return;
+  }
+  const bool sum = p.multi_input_mode == UpSamplingParam::MultiInput::kSum;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const OpReq r = sum && i > 0 && req[0] != OpReq::kNull ? OpReq::kAddTo : req[0];
+    cpu::UpSamplingNearestForward(in[i], out[0], ChannelOffset(attrs, in, i), r);
+  }
+}
+
+// nearest: out_grad -> (arg0_grad, ...); bilinear: (out_grad, data, weight) -> (data_grad,
+// weight_grad)
+void UpSamplingBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
+                               Views out) {
+  if (attrs.param<UpSamplingParam>().bilinear()) {
+    cpu::DeconvolutionBackward(BilinearParams(attrs, in[1].shape), in[0], in[1], in[2], out[0],
+                               req[0], out[1], req[1], nullptr, OpReq::kNull);
+    return;
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    cpu::UpSamplingNearestBackward(in[0], ChannelOffset(attrs, out, i), out[i], req[i]);
+  }
+}
+
 LOOM_REGISTER_OP(UpSampling)
     .Describe(R"(Upsamples images (N, C, H, W) by `scale` to (N, C', H*scale, W*scale).
 nearest repeats pixels; with several inputs each is upsampled to the first one's size and they
@@ -107,12 +164,30 @@ applies a depthwise deconvolution with weight (C, 1, k, k), k = 2*scale - scale%
     })
     .InferShape(UpSamplingShape)
     .InferType(ElemwiseType)
-    .Resources([](const NodeAttrs& attrs) {
-      if (attrs.param<UpSamplingParam>().bilinear()) {
-        return std::vector<ResourceKind>{ResourceKind::kTempSpace};
+    .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+      std::vector<NodeEntry> in{g[0]};
+      if (n->attrs.param<UpSamplingParam>().bilinear()) {
+        in.insert(in.end(), n->inputs.begin(), n->inputs.end());
       }
-      return std::vector<ResourceKind>{};
-    });
+      return BackwardOutputs(MakeBackwardNode("_backward_UpSampling", n, std::move(in)),
+                             n->inputs.size());
+    })
+    .Kernel(DeviceType::kCPU, FCompute(UpSamplingCompute));
+
+LOOM_REGISTER_OP(_backward_UpSampling)
+    .Describe(R"(Gradients of UpSampling: block sums of the head gradient per input (nearest, from
+the head gradient alone), or the depthwise deconvolution's gradients wrt data and weight
+(bilinear).)")
+    .Inputs([](const NodeAttrs& attrs) -> std::vector<std::string> {
+      const auto& p = attrs.param<UpSamplingParam>();
+      if (p.bilinear()) return {"out_grad", "data", "weight"};
+      return {"out_grad"};
+    })
+    .NumOutputs([](const NodeAttrs& attrs) -> uint32_t {
+      const auto& p = attrs.param<UpSamplingParam>();
+      return p.bilinear() ? 2 : static_cast<uint32_t>(p.num_args);
+    })
+    .Kernel(DeviceType::kCPU, FCompute(UpSamplingBackwardCompute));
 
 }  // namespace
 }  // namespace loom::ops

@@ -1,0 +1,51 @@
+// Helpers of the neural-network operators' registrations (fully_connected.cc, convolution.cc,
+// batch_norm.cc, ...): the FCompute argument types, gradient-node outputs and the dtype rules of
+// backward operators.
+//
+//   void FooCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out);
+//   .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
+//     NodePtr bw = MakeBackwardNode("_backward_Foo", n, {g[0], n->inputs[0]});
+//     return BackwardOutputs(bw, n->inputs.size());
+//   })
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "loom/core/gradient.h"
+#include "loom/core/kernel.h"
+#include "shape_util.h"
+
+namespace loom::ops {
+
+using Views = std::span<const TensorView>;
+using Reqs = std::span<const OpReq>;
+
+/// Output i of node n.
+inline NodeEntry Out(const NodePtr& n, uint32_t i) { return NodeEntry{n, i, 0}; }
+
+/// The first `count` outputs of a backward node, one per forward input.
+inline std::vector<NodeEntry> BackwardOutputs(const NodePtr& bw, size_t count) {
+  std::vector<NodeEntry> grads;
+  for (uint32_t i = 0; i < count; ++i) grads.push_back(Out(bw, i));
+  return grads;
+}
+
+/// Input 0 and output 0 share memory (element-wise operators and their gradients).
+inline std::vector<std::pair<int, int>> InplaceFirst(const NodeAttrs&) { return {{0, 0}}; }
+
+/// No resources: for kernels that keep their own scratch memory.
+inline std::vector<ResourceKind> NoResources(const NodeAttrs&) { return {}; }
+
+/// A backward operator's dtypes: every output takes the dtype of input `from` (the gradient
+/// flowing back); the other inputs (labels, indices, float32 statistics) keep their own.
+template <size_t from>
+void OutputsLikeInput(TypeContext& ctx) {
+  for (size_t j = 0; j < ctx.num_outputs(); ++j) {
+    if (ctx.out(j) == DType::kUnknown) ctx.SetOut(j, ctx.in(from));
+  }
+}
+
+}  // namespace loom::ops
