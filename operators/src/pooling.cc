@@ -3,6 +3,7 @@
 #include "operators/cpu/pooling.h"
 
 #include "nn_util.h"
+#include "operators/cpu/pooling2d.h"
 
 namespace loom::ops {
 namespace {
@@ -201,14 +202,25 @@ cpu::PoolingParams KernelParams(const NodeAttrs& attrs) {
   return k;
 }
 
+// 2-D pooling takes the fast path of pooling2d.h, 1-D and 3-D the general kernel.
 void PoolingCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
-  cpu::PoolingForward(KernelParams(attrs), in[0], out[0], req[0]);
+  const cpu::PoolingParams p = KernelParams(attrs);
+  if (cpu::Pooling2DApplies(p, in[0].shape)) {
+    cpu::Pooling2DForward(p, in[0], out[0], req[0]);
+  } else {
+    cpu::PoolingForward(p, in[0], out[0], req[0]);
+  }
 }
 
 // (out_grad, data) -> data_grad
 void PoolingBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                             Views out) {
-  cpu::PoolingBackward(KernelParams(attrs), in[0], in[1], out[0], req[0]);
+  const cpu::PoolingParams p = KernelParams(attrs);
+  if (cpu::Pooling2DApplies(p, in[1].shape)) {
+    cpu::Pooling2DBackward(p, in[0], in[1], out[0], req[0]);
+  } else {
+    cpu::PoolingBackward(p, in[0], in[1], out[0], req[0]);
+  }
 }
 
 LOOM_REGISTER_OP(Pooling)
