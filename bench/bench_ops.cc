@@ -6,28 +6,46 @@
 //                              input gradient training never asks for): time of the same work done
 //                              by calling oneDNN directly (primitives made once, outside the
 //                              timing) over Loom's kernels' time, summed over the three.
-// Each is measured with 1 and 2 threads (Loom: KernelThreads and a oneTBB arena of that size;
-// references: openblas_set_num_threads / omp_set_num_threads); the headline figure compares the
-// best of each side. Loom and the reference run in alternating batches and each keeps its fastest
-// batch, so load from other processes on the machine hits both alike.
+//   mlp_train_step_ms          one SGD training step (forward, backward, update of every
+//                              parameter) of the 784-128-64-10 MLP with SoftmaxOutput, batch 128,
+//                              through the executor; lenet_train_step_ms the same for LeNet (conv
+//                              20 5x5, tanh, max pool, conv 50 5x5, tanh, max pool, fc 500, tanh,
+//                              fc 10) on 1x28x28 images. Each in a child process per thread count
+//                              (LOOM_CPU_WORKER_NTHREADS = LOOM_KERNEL_THREADS = 1 or 2): the
+//                              fastest of 9 batches of steps; `_1t`, `_2t` and the better one.
+//   planned_training_bytes_resnet50_b32  Executor::PlanMemory of the model zoo's ResNet-50 for
+//                              training at batch 32 (3x224x224), and `_unshared` the same with
+//                              in-place and buffer sharing disabled (target: at most half).
+// Each kernel figure is measured with 1 and 2 threads (Loom: KernelThreads and a oneTBB arena of
+// that size; references: openblas_set_num_threads / omp_set_num_threads); the headline figure
+// compares the best of each side. Loom and the reference run in alternating batches and each
+// keeps its fastest batch, so load from other processes on the machine hits both alike.
 // Usage: bench_ops [--seconds S] (time per measurement, default 1). Last line: one JSON object.
+//        bench_ops --train-step mlp|lenet [--seconds S] (the child: prints "train_step_ms X").
 #include <cblas.h>
 #include <omp.h>
 #include <tbb/task_arena.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dnnl.hpp>
 #include <functional>
+#include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "loom/core/executor.h"
 #include "loom/core/kernel.h"
+#include "loom/scheduler/engine.h"
+#include "models.h"
 #include "operators/cpu/convolution.h"
 #include "operators/cpu/fully_connected.h"
 #include "operators/cpu/parallel.h"
@@ -280,16 +298,149 @@ Pair BenchConv(const ConvConfig& cfg, int threads) {
   return r;
 }
 
+// ---- training steps through the executor ----
+
+// Milliseconds per SGD step (forward, backward, w -= lr * g for every parameter, each update an
+// engine operation that waits only for its gradient), batch 128: the fastest of 9 batches of
+// steps, each batch ended by waiting for all work.
+double TrainStepMs(const std::string& model) {
+  using loom::NDArray;
+  const int64_t batch = 128;
+  const bool mlp = model == "mlp";
+  const loom::Symbol net = mlp ? loom::bench::Mlp() : loom::bench::LeNet();
+  const loom::Shape data_shape = mlp ? loom::Shape{batch, 784} : loom::Shape{batch, 1, 28, 28};
+  std::map<std::string, std::string, std::less<>> req;
+  for (const std::string& a : net.ListArguments()) {
+    req[a] = a == "data" || a == "softmax_label" ? "null" : "write";
+  }
+  loom::Executor exe =
+      loom::Executor::SimpleBind(net, loom::Context::CPU(), {{"data", data_shape}}, {}, req);
+  // Xavier-uniform weights, zero biases, data in [0, 1), labels 0..9.
+  uint64_t seed = 11;
+  for (const auto& [name, array] : exe.arg_dict()) {
+    std::vector<float> v;
+    if (name == "data") {
+      v = Random(array.size(), seed++);
+      for (float& x : v) x = 0.5f * (x + 1);
+    } else if (name == "softmax_label") {
+      for (int64_t i = 0; i < array.size(); ++i) v.push_back(static_cast<float>(i % 10));
+    } else if (array.shape().ndim() == 1) {
+      v.assign(array.size(), 0.f);
+    } else {
+      const double fan = static_cast<double>(array.shape()[0] + array.size() / array.shape()[0]);
+      v = Random(array.size(), seed++);
+      for (float& x : v) x *= static_cast<float>(std::sqrt(6.0 / fan));
+    }
+    NDArray target = array;
+    target.CopyFrom(NDArray::FromHost<float>(v, array.shape()));
+  }
+  loom::Engine& engine = loom::Engine::Get();
+  std::vector<std::pair<NDArray, NDArray>> params;
+  for (const auto& [name, grad] : exe.grad_dict())
+    params.emplace_back(exe.arg_dict().at(name), grad);
+  const float lr = 0.01f;
+  auto step = [&] {
+    exe.Forward(true);
+    exe.Backward();
+    for (const auto& [w, g] : params) {
+      engine.Push(
+          [w = w, g = g, lr](loom::RunContext) {
+            float* pw = static_cast<float*>(w.data());
+            const float* pg = static_cast<const float*>(g.data());
+            for (int64_t i = 0, n = w.size(); i < n; ++i) pw[i] -= lr * pg[i];
+          },
+          loom::Context::CPU(), {g.var()}, {w.var()}, 0, "sgd_update");
+    }
+  };
+  auto seconds = [&](int steps) {
+    const auto a = Clock::now();
+    for (int i = 0; i < steps; ++i) step();
+    engine.WaitForAll();
+    return std::chrono::duration<double>(Clock::now() - a).count() / steps;
+  };
+  seconds(5);
+  const double once = std::max(seconds(3), 1e-6);
+  constexpr int kRounds = 9;
+  const int steps = std::max(3, static_cast<int>(g_seconds / kRounds / once));
+  double best = 1e30;
+  for (int r = 0; r < kRounds; ++r) best = std::min(best, seconds(steps));
+  for (float p : exe.outputs()[0].ToVector<float>()) {
+    if (!std::isfinite(p)) throw loom::Error("training diverged: a non-finite probability");
+  }
+  return best * 1e3;
+}
+
+// Runs this program as `--train-step model` with `threads` engine workers and kernel threads.
+double TrainStepInChild(const std::string& model, int threads) {
+  char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (len <= 0) throw std::runtime_error("cannot find this program's path");
+  self[len] = 0;
+  const std::string t = std::to_string(threads);
+  const std::string cmd = "LOOM_CPU_WORKER_NTHREADS=" + t + " LOOM_KERNEL_THREADS=" + t +
+                          " OMP_NUM_THREADS=" + t + " '" + self + "' --train-step " + model +
+                          " --seconds " + std::to_string(g_seconds);
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot run " + cmd);
+  char line[512];
+  double ms = -1;
+  while (std::fgets(line, sizeof(line), pipe)) {
+    if (std::sscanf(line, "train_step_ms %lf", &ms) != 1) std::fputs(line, stderr);
+  }
+  if (pclose(pipe) != 0 || ms < 0) throw std::runtime_error("the child failed: " + cmd);
+  std::printf("%s train step, batch 128, %d thread(s): %.3f ms (%.0f samples/s)\n", model.c_str(),
+              threads, ms, 128 / ms * 1e3);
+  return ms;
+}
+
+struct StepFigures {
+  double t1, t2;
+  double best() const { return std::min(t1, t2); }
+};
+
+StepFigures TrainSteps(const std::string& model) {
+  return {TrainStepInChild(model, 1), TrainStepInChild(model, 2)};
+}
+
+// ---- memory plan ----
+
+struct PlanFigures {
+  size_t planned, unshared;
+};
+
+PlanFigures ResNet50Plan() {
+  const loom::Symbol net = loom::bench::ResNet50();
+  const loom::ShapeDict shapes{{"data", {32, 3, 224, 224}}};
+  const loom::MemoryPlanStats plan = loom::Executor::PlanMemory(net, shapes, {}, "write");
+  loom::ExecutorOptions off;
+  off.inplace = false;
+  off.match_range = 0;
+  const loom::MemoryPlanStats unshared = loom::Executor::PlanMemory(net, shapes, {}, "write", off);
+  std::printf(
+      "resnet-50 training plan, batch 32: %.1f MB planned (%zu chunks, %zu in place), %.1f MB "
+      "with in-place and sharing off; arguments and gradients %.1f MB\n",
+      plan.planned_bytes / 1048576.0, plan.num_storage, plan.num_inplace,
+      unshared.planned_bytes / 1048576.0, plan.external_bytes / 1048576.0);
+  return {plan.planned_bytes, unshared.planned_bytes};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string train_step;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
       g_seconds = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--train-step") == 0 && i + 1 < argc) {
+      train_step = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: bench_ops [--seconds S]\n");
+      std::fprintf(stderr, "usage: bench_ops [--seconds S] [--train-step mlp|lenet]\n");
       return 2;
     }
+  }
+  if (!train_step.empty()) {
+    std::printf("train_step_ms %.6f\n", TrainStepMs(train_step));
+    return 0;
   }
   const Pair fc1 = BenchFc(1), fc2 = BenchFc(2);
   const double fc_best = std::min(fc1.ref_s, fc2.ref_s) / std::min(fc1.loom_s, fc2.loom_s);
@@ -308,11 +459,21 @@ int main(int argc, char** argv) {
   }
   const double conv_best =
       std::min(conv_ref[0], conv_ref[1]) / std::min(conv_loom[0], conv_loom[1]);
+  const StepFigures mlp = TrainSteps("mlp"), lenet = TrainSteps("lenet");
+  const PlanFigures plan = ResNet50Plan();
   std::printf(
       "{\"fc_fwd_bwd_vs_sgemm\": %.3f, \"fc_fwd_bwd_vs_sgemm_1t\": %.3f, "
       "\"fc_fwd_bwd_vs_sgemm_2t\": %.3f, \"conv_fwd_bwd_vs_reference\": %.3f, "
-      "\"conv_fwd_bwd_vs_reference_1t\": %.3f, \"conv_fwd_bwd_vs_reference_2t\": %.3f}\n",
+      "\"conv_fwd_bwd_vs_reference_1t\": %.3f, \"conv_fwd_bwd_vs_reference_2t\": %.3f, "
+      "\"mlp_train_step_ms\": %.4f, \"mlp_train_step_ms_1t\": %.4f, "
+      "\"mlp_train_step_ms_2t\": %.4f, \"lenet_train_step_ms\": %.3f, "
+      "\"lenet_train_step_ms_1t\": %.3f, \"lenet_train_step_ms_2t\": %.3f, "
+      "\"planned_training_bytes_resnet50_b32\": %zu, "
+      "\"planned_training_bytes_resnet50_b32_unshared\": %zu, "
+      "\"planned_training_ratio_resnet50_b32\": %.3f}\n",
       fc_best, fc1.ref_s / fc1.loom_s, fc2.ref_s / fc2.loom_s, conv_best,
-      conv_ref[0] / conv_loom[0], conv_ref[1] / conv_loom[1]);
+      conv_ref[0] / conv_loom[0], conv_ref[1] / conv_loom[1], mlp.best(), mlp.t1, mlp.t2,
+      lenet.best(), lenet.t1, lenet.t2, plan.planned, plan.unshared,
+      static_cast<double>(plan.planned) / static_cast<double>(plan.unshared));
   return 0;
 }
