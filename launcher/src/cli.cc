@@ -1,8 +1,9 @@
+#include "loom/launcher/cli.h"
+
 #include <functional>
 #include <map>
 
 #include "commands.h"
-#include "loom/launcher/cli.h"
 #include "loom/scheduler/error.h"
 
 namespace loom {
@@ -31,10 +32,11 @@ const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
       {"inspect",
        {"MODEL.json [--shape NAME=D1,D2,...]... [--dtype NAME=TYPE]... [--json] [--save OUT.json]"
-        "\n      arguments, outputs and auxiliary states with inferred shapes and dtypes",
+        " [--train]\n      arguments, outputs and auxiliary states with inferred shapes and dtypes;"
+        "\n      --train: the executor's memory plan for inference and training",
         cli::Inspect}},
-      {"ops", {"[NAME]\n      lists the operators (or one operator's inputs and parameters)",
-               cli::Ops}},
+      {"ops",
+       {"[NAME]\n      lists the operators (or one operator's inputs and parameters)", cli::Ops}},
   };
   return commands;
 }
