@@ -1,11 +1,13 @@
 // MXNet's tests that run the tensor operators' kernels (mxnet-facts §8): T31 test_bind (+ - * /
 // maximum minimum bound three ways, forward and backward, bulk execution on and off), T32
-// test_dot (matrices and vectors), the graphs of T20, T23, T25 and T28 executed forward and
-// backward, and Reshape's special codes (0, -1, -2, -3, -4, reverse) executed.
+// test_dot (matrices and vectors), the graphs of T20, T23, T25 and T28 (dot, batch_dot,
+// transpose, Embedding, pick) executed forward and backward, and Reshape's special codes (0, -1,
+// -2, -3, -4, reverse) executed.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -398,6 +400,67 @@ TEST(MXNetTensorExec, T28PartialShapeOperatorsRun) {
     }
     ExpectAllNear(Values(exe.outputs()[0]), out, 0, "transpose");
     ExpectAllNear(Values(exe.grad_dict().at("x")), gx, 0, "transpose grad");
+  }
+}
+
+// T28's index operators with the unknown batch set to 2: Embedding(x (2,5), w (100,10)) gives
+// (2,5,10) rows of w; pick(x (2,3,3), index (2,3), axis=1) gives (2,3); gradients scatter back.
+TEST(MXNetTensorExec, T28IndexOperatorsRun) {
+  std::mt19937_64 rng(128);
+  {
+    Symbol net = Symbol::Op("Embedding")
+                     .Input("data", Symbol::Variable("x"))
+                     .Input("weight", Symbol::Variable("w"))
+                     .Param("input_dim", 100)
+                     .Param("output_dim", 10)
+                     .Build();
+    Executor exe =
+        Executor::SimpleBind(net, Context::CPU(), {{"x", {2, 5}}, {"w", {100, 10}}}, {},
+                             std::map<std::string, std::string, std::less<>>{{"w", "write"}});
+    ASSERT_EQ(exe.outputs()[0].shape(), (Shape{2, 5, 10}));
+    const std::vector<double> idx = {3, 97, 3, 0, 42, 99, 7, 3, 15, 64};
+    const auto w = Random(1000, rng), g = Random(100, rng);
+    Set(exe.arg_dict().at("x"), idx);
+    Set(exe.arg_dict().at("w"), w);
+    exe.Forward(true);
+    exe.Backward({Array(g, {2, 5, 10})});
+    std::vector<double> out(100), gw(1000, 0.0);
+    for (size_t i = 0; i < idx.size(); ++i) {
+      const auto row = static_cast<size_t>(idx[i]);
+      for (size_t j = 0; j < 10; ++j) {
+        out[i * 10 + j] = w[row * 10 + j];
+        gw[row * 10 + j] += g[i * 10 + j];  // index 3 appears three times: summed
+      }
+    }
+    ExpectAllNear(Values(exe.outputs()[0]), out, 1e-6, "Embedding rows");
+    ExpectAllNear(Values(exe.grad_dict().at("w")), gw, 1e-6, "Embedding weight grad");
+  }
+  {
+    Symbol net = Symbol::Op("pick")
+                     .Input("data", Symbol::Variable("x"))
+                     .Input("index", Symbol::Variable("index"))
+                     .Param("axis", 1)
+                     .Build();
+    Executor exe =
+        Executor::SimpleBind(net, Context::CPU(), {{"x", {2, 3, 3}}, {"index", {2, 3}}}, {},
+                             std::map<std::string, std::string, std::less<>>{{"x", "write"}});
+    ASSERT_EQ(exe.outputs()[0].shape(), (Shape{2, 3}));
+    const std::vector<double> index = {0, 2, 1, 1, 1, 0};
+    const auto x = Random(18, rng), g = Random(6, rng);
+    Set(exe.arg_dict().at("x"), x);
+    Set(exe.arg_dict().at("index"), index);
+    exe.Forward(true);
+    exe.Backward({Array(g, {2, 3})});
+    std::vector<double> out(6), gx(18, 0.0);
+    for (int64_t n = 0; n < 2; ++n) {
+      for (int64_t b = 0; b < 3; ++b) {
+        const auto k = static_cast<int64_t>(index[n * 3 + b]);
+        out[n * 3 + b] = x[(n * 3 + k) * 3 + b];
+        gx[(n * 3 + k) * 3 + b] = g[n * 3 + b];
+      }
+    }
+    ExpectAllNear(Values(exe.outputs()[0]), out, 1e-6, "pick");
+    ExpectAllNear(Values(exe.grad_dict().at("x")), gx, 1e-6, "pick data grad");
   }
 }
 
