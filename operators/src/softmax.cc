@@ -3,6 +3,7 @@
 #include "operators/cpu/softmax.h"
 
 #include "nn_util.h"
+#include "operators/cpu/softmax_length.h"
 
 namespace loom::ops {
 namespace {
@@ -64,35 +65,48 @@ void SoftmaxType(TypeContext& ctx) {
   ctx.SetIn(0, ctx.out(0));
 }
 
-// The kernel's parameters; the CPU kernel needs the output in the data's dtype, and softmax no
-// length (log_softmax ignores use_length).
+// The kernel's parameters; the CPU kernel needs the output in the data's dtype.
 template <bool log>
 cpu::SoftmaxParams KernelParams(const NodeAttrs& attrs, const TensorView& data,
                                 const TensorView& out) {
   const auto& p = attrs.param<SoftmaxParam>();
   const char* op = log ? "log_softmax" : "softmax";
-  LOOM_CHECK_TYPED(NotSupportedError, log || !p.length(), op,
-                   ": the CPU kernel does not support use_length=True");
   LOOM_CHECK_TYPED(NotSupportedError, data.dtype == out.dtype, op,
                    ": the CPU kernel needs the output in the data's dtype (", ToString(data.dtype),
                    ") but parameter dtype asks for ", ToString(out.dtype));
   return {.axis = static_cast<int>(p.axis), .temperature = p.temperature};
 }
 
+// softmax (and its backward node) with use_length has an input `length`.
+bool HasLength(const NodeAttrs& attrs) { return attrs.param<SoftmaxParam>().length(); }
+
+// (data[, length]) -> output
 template <bool log>
 void SoftmaxCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
-  cpu::SoftmaxForward(KernelParams<log>(attrs, in[0], out[0]), log, in[0], out[0], req[0]);
+  const cpu::SoftmaxParams p = KernelParams<log>(attrs, in[0], out[0]);
+  if (!log && in.size() == 2) {
+    cpu::SoftmaxLengthForward(p, in[0], in[1], out[0], req[0]);
+  } else {
+    cpu::SoftmaxForward(p, log, in[0], out[0], req[0]);
+  }
 }
 
-// (out_grad, output) -> data_grad
+// (out_grad, output[, length]) -> data_grad
 template <bool log>
 void SoftmaxBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                             Views out) {
-  cpu::SoftmaxBackward(KernelParams<log>(attrs, out[0], in[1]), log, in[0], in[1], out[0], req[0]);
+  const cpu::SoftmaxParams p = KernelParams<log>(attrs, out[0], in[1]);
+  if (!log && in.size() == 3) {
+    cpu::SoftmaxLengthBackward(p, in[0], in[1], in[2], out[0], req[0]);
+  } else {
+    cpu::SoftmaxBackward(p, log, in[0], in[1], out[0], req[0]);
+  }
 }
 
 std::vector<NodeEntry> SoftmaxGradient(const NodePtr& n, const std::vector<NodeEntry>& g) {
-  NodePtr bw = MakeBackwardNode("_backward_" + n->attrs.op->name(), n, {g[0], Out(n, 0)});
+  std::vector<NodeEntry> in{g[0], Out(n, 0)};
+  if (n->inputs.size() == 2) in.push_back(n->inputs[1]);
+  NodePtr bw = MakeBackwardNode("_backward_" + n->attrs.op->name(), n, std::move(in));
   std::vector<NodeEntry> grads{Out(bw, 0)};
   if (n->inputs.size() == 2) grads.push_back(NodeEntry{});  // the length gets none
   return grads;
@@ -113,8 +127,11 @@ first `length` elements. The output has the data's shape and `dtype` (default: t
     .Kernel(DeviceType::kCPU, FCompute(SoftmaxCompute<false>));
 
 LOOM_REGISTER_OP(_backward_softmax)
-    .Describe("Gradient of softmax from the head gradient and the output.")
-    .Inputs({"out_grad", "output"})
+    .Describe("Gradient of softmax from the head gradient and the output (and the length).")
+    .Inputs([](const NodeAttrs& attrs) -> std::vector<std::string> {
+      if (HasLength(attrs)) return {"out_grad", "output", "length"};
+      return {"out_grad", "output"};
+    })
     .InferType(FirstInputType)
     .Kernel(DeviceType::kCPU, FCompute(SoftmaxBackwardCompute<false>));
 

@@ -142,6 +142,34 @@ TEST(NnSoftmax, SoftmaxActivationInstanceAndChannel) {
   }
 }
 
+// use_length: each softmax covers the first `length` elements along the axis; the rest are 0.
+TEST(NnSoftmax, UseLengthNormalisesTheValidPrefix) {
+  Symbol sm = Op("softmax", {{"axis", "1"}, {"use_length", "True"}});
+  GradientCase c{sm, {{"op_data", {2, 4, 2}}}, {{"op_length", DType::kInt32}}};
+  c.values["op_length"] = {4, 1, 0, 3};  // per (row, column): lengths along axis 1
+  c.no_grad = {"op_length"};
+  const auto out = CheckGradients(c);
+  nn_test::Bound b = nn_test::BindCase(c, "null");
+  const std::vector<double>& x = b.args.at("op_data");
+  for (int row = 0; row < 2; ++row) {
+    for (int col = 0; col < 2; ++col) {
+      const int len = static_cast<int>(c.values["op_length"][row * 2 + col]);
+      double sum = 0;
+      for (int j = 0; j < len; ++j) sum += std::exp(x[(row * 4 + j) * 2 + col]);
+      for (int j = 0; j < 4; ++j) {
+        const size_t at = (row * 4 + j) * 2 + col;
+        EXPECT_NEAR(out[0][at], j < len ? std::exp(x[at]) / sum : 0.0, 1e-14) << at;
+      }
+    }
+  }
+  nn_test::Set(b.exe.arg_dict().at("op_length"), {4, 5, 0, 3});
+  b.exe.Forward(false);
+  EXPECT_THAT([&] { b.exe.outputs()[0].WaitToRead(); },
+              ::testing::ThrowsMessage<Error>(::testing::AllOf(
+                  ::testing::HasSubstr("softmax: length 5 at position 1 is outside [0, 4]"),
+                  ::testing::HasSubstr("in node 'op' (softmax)"))));
+}
+
 TEST(NnSoftmax, UnsupportedVariantsNameTheOperator) {
   Symbol sm = Op("softmax", {{"dtype", "float64"}});
   Executor exe = Executor::SimpleBind(sm, Context::CPU(), {{"op_data", {2, 3}}},

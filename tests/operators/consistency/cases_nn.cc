@@ -413,6 +413,28 @@ LOOM_CONSISTENCY_CASES(nn_activation) {
       }
     }
   }
+  {
+    // use_length: softmax over the first length[pos] elements along axis 0, zeros beyond.
+    Case c;
+    c.name = "softmax_use_length_axis0";
+    c.symbol = [] {
+      return Op("softmax", {{"data", Var("x")}, {"length", Var("len")}},
+                {{"axis", "0"}, {"use_length", "True"}, {"temperature", "2"}});
+    };
+    c.shapes = {{"x", {4, 3}}};
+    c.inputs = {{"len", InputSpec{.lo = 0, .hi = 4, .integer = true}}};
+    c.reference = [](const HostArrays& in) {
+      std::vector<double> y(12, 0.0);
+      for (int col = 0; col < 3; ++col) {
+        const int len = static_cast<int>(V(in, "len")[col]);
+        double sum = 0;
+        for (int j = 0; j < len; ++j) sum += std::exp(V(in, "x")[j * 3 + col] / 2);
+        for (int j = 0; j < len; ++j) y[j * 3 + col] = std::exp(V(in, "x")[j * 3 + col] / 2) / sum;
+      }
+      return Outputs{y};
+    };
+    cases.Add(std::move(c));
+  }
   for (const char* mode : {"instance", "channel"}) {
     Case c;
     c.name = std::string("SoftmaxActivation_") + mode;
