@@ -1,5 +1,7 @@
 // RNN: fused multi-layer (bidirectional) vanilla RNN, LSTM or GRU over a time-major sequence. The
-// forward pass keeps its activations in a hidden `reserve` output, which the gradient reads.
+// kernels keep the activations in a reserve buffer: temp space (the backward pass runs the
+// forward pass again to fill it), or, when dropout acts between layers, a hidden `reserve` output
+// that the training forward pass fills and the gradient reads (its masks cannot be drawn again).
 #include "operators/cpu/rnn.h"
 
 #include "nn_util.h"
@@ -116,6 +118,43 @@ uint32_t NumVisible(const RNNParam& p) {
   return p.mode == RNNParam::Mode::kLstm ? 3 : 2;
 }
 
+// Whether the reserve is a hidden output (dropout between layers: p > 0 and several layers).
+// Otherwise the node has MXNet's outputs, and the reserve lives in temp space.
+bool ReserveOutput(const RNNParam& p) { return p.p > 0 && p.num_layers > 1; }
+
+// Bytes of the reserve for data (T, N, I) of dtype `type`.
+size_t ReserveBytes(const RNNParam& p, const Shape& data, DType type) {
+  if (data.ndim() != 3) return 0;
+  return static_cast<size_t>(cpu::RnnReserveSize(KernelParams(p), data[0], data[1])) *
+         DTypeSize(type);
+}
+
+// The reserve in temp space, typed like the data.
+TensorView TempReserve(const RNNParam& p, const OpContext& ctx, const TensorView& data) {
+  TensorView t;
+  t.ptr = ctx.temp_space.data();
+  t.shape = Shape{cpu::RnnReserveSize(KernelParams(p), data.shape[0], data.shape[1])};
+  t.dtype = data.dtype;
+  t.ctx = data.ctx;
+  LOOM_INTERNAL_ASSERT(ctx.temp_space.size() >= t.bytes(), "RNN: temp space of ",
+                       ctx.temp_space.size(), " bytes for a reserve of ", t.bytes());
+  return t;
+}
+
+std::vector<ResourceKind> RNNResources(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<RNNParam>();
+  std::vector<ResourceKind> r;
+  if (!ReserveOutput(p)) r.push_back(ResourceKind::kTempSpace);
+  if (p.p > 0) r.push_back(ResourceKind::kRandom);
+  return r;
+}
+
+size_t RNNTempSpace(const NodeAttrs& attrs, std::span<const Shape> in_shapes,
+                    std::span<const DType> in_types, std::span<const Shape>) {
+  const auto& p = attrs.param<RNNParam>();
+  return ReserveOutput(p) ? 0 : ReserveBytes(p, in_shapes[0], in_types[0]);
+}
+
 void RNNShape(ShapeContext& ctx) {
   const auto& p = ctx.param<RNNParam>();
   const bool lstm = p.mode == RNNParam::Mode::kLstm;
@@ -162,7 +201,7 @@ void RNNShape(ShapeContext& ctx) {
     ctx.SetOut(1, Shape{layers, batch, h}, why);
     if (lstm) ctx.SetOut(2, Shape{layers, batch, p.state_size}, why);
   }
-  if (data[0] != 0 && batch != 0) {
+  if (ReserveOutput(p) && data[0] != 0 && batch != 0) {
     ctx.SetOut(NumVisible(p), Shape{cpu::RnnReserveSize(KernelParams(p), data[0], batch)}, why);
   }
 }
@@ -182,7 +221,8 @@ const RNNParam& SupportedParams(const NodeAttrs& attrs) {
   return p;
 }
 
-// (data, parameters, state[, state_cell]) -> (output[, state_output[, statecell_output]], reserve)
+// (data, parameters, state[, state_cell]) -> (output[, state_output[, statecell_output]]
+// [, reserve])
 void RNNCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   const RNNParam& p = SupportedParams(attrs);
   const bool lstm = p.mode == RNNParam::Mode::kLstm;
@@ -193,20 +233,34 @@ void RNNCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
   }
   cpu::RnnForward(KernelParams(p), ctx, in[0], in[1], in[2], lstm ? &in[3] : nullptr, out[0],
                   req[0], p.state_outputs ? &out[1] : nullptr,
-                  p.state_outputs && lstm ? &out[2] : nullptr, state_req, out[visible]);
+                  p.state_outputs && lstm ? &out[2] : nullptr, state_req,
+                  ReserveOutput(p) ? out[visible] : TempReserve(p, ctx, in[0]));
 }
 
-// (data, parameters, state[, state_cell], out_grad[, state grads], reserve) ->
-// (data_grad, parameters_grad, state_grad[, state_cell_grad])
-void RNNBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
+// (data, parameters, state[, state_cell], out_grad[, state grads][, reserve]) ->
+// (data_grad, parameters_grad, state_grad[, state_cell_grad]). Without a reserve input the
+// forward pass runs again into temp space (no dropout acts then, so it is the same pass).
+void RNNBackwardCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
+                        Views out) {
   const RNNParam& p = SupportedParams(attrs);
   const bool lstm = p.mode == RNNParam::Mode::kLstm;
   const size_t dy = lstm ? 4 : 3;
   const TensorView* dhy = p.state_outputs ? &in[dy + 1] : nullptr;
   const TensorView* dcy = p.state_outputs && lstm ? &in[dy + 2] : nullptr;
-  const TensorView& reserve = in[in.size() - 1];
   const cpu::RnnParams k = KernelParams(p);
   const TensorView* cx = lstm ? &in[3] : nullptr;
+  TensorView reserve;
+  if (ReserveOutput(p)) {
+    reserve = in[in.size() - 1];
+  } else {
+    reserve = TempReserve(p, ctx, in[0]);
+    TensorView y = in[dy];  // the output's shape; not written (kNull)
+    y.ptr = nullptr;
+    OpContext train = ctx;
+    train.is_train = true;
+    cpu::RnnForward(k, train, in[0], in[1], in[2], cx, y, OpReq::kNull, nullptr, nullptr,
+                    OpReq::kNull, reserve);
+  }
   if (!lstm || req[2] == req[3]) {
     cpu::RnnBackward(k, in[0], in[1], in[2], cx, in[dy], dhy, dcy, reserve, out[0], req[0], out[1],
                      req[1], out[2], req[2], lstm ? &out[3] : nullptr);
@@ -263,24 +317,21 @@ statecell_output (L*D, N, state_size).)")
         names.push_back("state_output");
         if (p.mode == RNNParam::Mode::kLstm) names.push_back("statecell_output");
       }
-      names.push_back("reserve");
+      if (ReserveOutput(p)) names.push_back("reserve");
       return names;
     })
     .NumVisibleOutputs([](const NodeAttrs& attrs) { return NumVisible(attrs.param<RNNParam>()); })
     .InferShape(RNNShape)
     .InferType(RNNType)
-    .Resources([](const NodeAttrs& attrs) {
-      std::vector<ResourceKind> r;
-      if (attrs.param<RNNParam>().p > 0) r.push_back(ResourceKind::kRandom);
-      return r;
-    })
+    .Resources(RNNResources)
+    .TempSpace(RNNTempSpace)
     .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
       const auto& p = n->attrs.param<RNNParam>();
       const bool lstm = p.mode == RNNParam::Mode::kLstm;
       const uint32_t visible = NumVisible(p);
       std::vector<NodeEntry> in(n->inputs.begin(), n->inputs.begin() + (lstm ? 4 : 3));
       in.insert(in.end(), g.begin(), g.begin() + visible);
-      in.push_back(Out(n, visible));
+      if (ReserveOutput(p)) in.push_back(Out(n, visible));
       NodePtr bw = MakeBackwardNode("_backward_RNN", n, std::move(in));
       std::vector<NodeEntry> grads = BackwardOutputs(bw, lstm ? 4 : 3);
       if (p.use_sequence_length) grads.push_back(NodeEntry{});
@@ -290,7 +341,8 @@ statecell_output (L*D, N, state_size).)")
 
 LOOM_REGISTER_OP(_backward_RNN)
     .Describe(R"(Gradients of RNN with respect to data, parameters and the initial states, by
-backpropagation through time from the forward pass's reserve.)")
+backpropagation through time from the forward pass's reserve (the hidden output when dropout
+acts between layers, otherwise recomputed into temp space).)")
     .Inputs([](const NodeAttrs& attrs) {
       const auto& p = attrs.param<RNNParam>();
       const bool lstm = p.mode == RNNParam::Mode::kLstm;
@@ -301,12 +353,17 @@ backpropagation through time from the forward pass's reserve.)")
         names.push_back("state_output_grad");
         if (lstm) names.push_back("statecell_output_grad");
       }
-      names.push_back("reserve");
+      if (ReserveOutput(p)) names.push_back("reserve");
       return names;
     })
     .NumOutputs([](const NodeAttrs& attrs) -> uint32_t {
       return attrs.param<RNNParam>().mode == RNNParam::Mode::kLstm ? 4 : 3;
     })
+    .Resources([](const NodeAttrs& attrs) {
+      if (ReserveOutput(attrs.param<RNNParam>())) return std::vector<ResourceKind>{};
+      return std::vector<ResourceKind>{ResourceKind::kTempSpace};
+    })
+    .TempSpace(RNNTempSpace)
     .Kernel(DeviceType::kCPU, FCompute(RNNBackwardCompute));
 
 }  // namespace

@@ -770,6 +770,21 @@ LOOM_CONSISTENCY_CASES(nn_rnn) {
   }
 }
 
+// Dropout between layers: the training forward pass keeps its activations (and masks) in the
+// hidden reserve output, which the gradient reads.
+LOOM_CONSISTENCY_CASES(nn_rnn_dropout) {
+  Case c;
+  c.name = "RNN_gru_2layers_dropout";
+  c.symbol = [] {
+    return Op("RNN", {{"data", Var("x")}},
+              {{"mode", "gru"}, {"state_size", "2"}, {"num_layers", "2"}, {"p", "0.4"}});
+  };
+  c.shapes = {{"x", {3, 2, 3}}};
+  c.inputs = {{"op_parameters", InputSpec{.lo = -0.7, .hi = 0.7}}};
+  c.no_reference = "random dropout masks between the layers";
+  cases.Add(std::move(c));
+}
+
 // ---- Embedding, one_hot, pick, batch_take ----
 
 LOOM_CONSISTENCY_CASES(nn_indexing) {
