@@ -33,8 +33,6 @@ inline std::vector<NodeEntry> BackwardOutputs(const NodePtr& bw, size_t count) {
   return grads;
 }
 
-/// Input 0 and output 0 share memory (element-wise operators and their gradients).
-inline std::vector<std::pair<int, int>> InplaceFirst(const NodeAttrs&) { return {{0, 0}}; }
 
 /// No resources: for kernels that keep their own scratch memory.
 inline std::vector<ResourceKind> NoResources(const NodeAttrs&) { return {}; }

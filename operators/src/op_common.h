@@ -1,6 +1,9 @@
 // Helpers shared by operator schemas: common parameter structs and shape utilities.
 #pragma once
 
+#include <utility>
+#include <vector>
+
 #include <string>
 
 #include "loom/core/operator.h"
@@ -31,5 +34,8 @@ struct Layout {
   int channel_axis() const { return channel_last ? spatial + 1 : 1; }
   int spatial_axis(int i) const { return channel_last ? 1 + i : 2 + i; }
 };
+
+/// Input 0 and output 0 may share memory (element-wise operators and their gradients).
+inline std::vector<std::pair<int, int>> InplaceFirst(const NodeAttrs&) { return {{0, 0}}; }
 
 }  // namespace loom::ops

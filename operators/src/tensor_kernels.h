@@ -28,8 +28,6 @@ using Outputs = std::span<const TensorView>;
 /// Output i of a node, as an entry.
 inline NodeEntry OutputOf(const NodePtr& n, uint32_t i) { return NodeEntry{n, i, 0}; }
 
-/// Input and output i of the same index share memory when the planner allows it.
-inline std::vector<std::pair<int, int>> InplaceFirst(const NodeAttrs&) { return {{0, 0}}; }
 
 /// What a backward node reads, in order: the head gradient of output 0, a forward input or a
 /// forward output.
