@@ -122,6 +122,12 @@ selu and gelu. The output has the data's shape.)")
       }
       return {"data"};
     })
+    // As MXNet: an automatically created prelu slope starts at 0.25 unless it has an initializer.
+    .SetInputVarAttrOnCompose([](const NodeAttrs&, StrMap* dict, uint32_t index) {
+      if (index == 1 && !dict->contains("__init__")) {
+        (*dict)["__init__"] = R"(["Constant", {"value": 0.25}])";
+      }
+    })
     .Outputs([](const NodeAttrs& attrs) -> std::vector<std::string> {
       if (attrs.param<LeakyReLUParam>().act_type == LeakyReLUParam::Act::kRRelu) {
         return {"output", "mask"};

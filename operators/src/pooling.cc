@@ -168,11 +168,25 @@ void PoolingShape(ShapeContext& ctx) {
     }
   }
   ctx.SetOut(0, out, "data " + Str(data));
+  if (ctx.num_outputs() == 2) ctx.SetOut(1, ctx.out(0), "the output shape");
   // Batch and channel pass through unchanged: back-fill them from the output.
   const Shape& o = ctx.out(0);
   data[0] = o[0];
   data[layout.channel_axis()] = o[layout.channel_axis()];
   ctx.SetIn(0, data, "the output shape " + Str(o));
+}
+
+// MXNet 1.9's oneDNN build (the PyPI build, and the one that wrote MKLDNN-era model files) gives
+// max pooling over 1 to 3 channel-first spatial axes a hidden second output, its workspace, and
+// the files it writes count it in node_row_ptr. Loom has the same outputs so that such files
+// re-save byte for byte; nothing reads the workspace, so the executor never asks for it.
+std::vector<std::string> PoolingOutputs(const NodeAttrs& attrs) {
+  const auto& p = attrs.param<PoolingParam>();
+  const int k = p.kernel.ndim();
+  const bool workspace = p.pool_type == PoolingParam::Type::kMax && k >= 1 && k <= 3 &&
+                         !(p.layout && PoolingParam::ChannelLast(*p.layout));
+  if (workspace) return {"output", "workspace"};
+  return {"output"};
 }
 
 // The kernel's parameters; lp pooling and channel-last layouts have no CPU kernel.
@@ -230,6 +244,8 @@ valid 1 + floor((x + 2p - k) / s), full 1 + ceil((x + 2p - k) / s), same ceil((x
 global_pool reduces every spatial axis to 1. Channel-last layouts keep the channel at the end.)")
     .Params<PoolingParam>()
     .Inputs({"data"})
+    .Outputs(PoolingOutputs)
+    .NumVisibleOutputs(1)
     .InferShape(PoolingShape)
     .InferType(ElemwiseType)
     .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {

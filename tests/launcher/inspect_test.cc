@@ -67,7 +67,17 @@ TEST_P(InspectModel, MatchesMXNet) {
 
 INSTANTIATE_TEST_SUITE_P(
     Interop, InspectModel,
-    ::testing::Values(Model{"clojure-mnist-mlp-mxnet1.4.json", {"data=10,784"}}),
+    ::testing::Values(
+        Model{"sagemaker-linreg-mxnet0.11.json", {"data=1,2"}},
+        Model{"go-predictor-reshape-fc-mxnet0.9.4.json", {"data=1,10", "softmax_label=1,10"}},
+        Model{"clojure-mnist-mlp-mxnet1.4.json", {"data=10,784"}},
+        Model{"sagemaker-mnist-mlp-flatten-mxnet1.8.json", {"data=100,1,28,28"}},
+        Model{"lstm-ptb-fused-rnn-mxnet0.11.json", {"data=60,1", "softmax_label=60,1"}},
+        Model{"legacy-mlp-batchnorm-ctxgroup-v0.8.json", {"data=1,200"}},
+        Model{"mtcnn-det1-pnet-v0.8.json", {"data=1,3,12,12"}},
+        Model{"vgg16-reduced-ssd-base-mxnet1.2.json", {"data=32,3,300,300"}},
+        Model{"squeezenet-v1.1-v0.8.json", {"data=1,3,224,224"}},
+        Model{"densenet-121-mxnet0.11.1.json", {"data=1,3,224,224"}}),
     [](const auto& info) {
       std::string name = info.param.file;
       name = name.substr(0, name.size() - 5);
