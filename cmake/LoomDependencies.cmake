@@ -38,6 +38,22 @@ if(NOT OpenMP_CXX_FOUND)
   message(FATAL_ERROR "OpenMP not found: it comes with GCC (libgomp); install Debian's g++")
 endif()
 
+# Training (launcher/): the experiment schema and checkpoints are protobuf messages, experiments are
+# YAML files, idx data may be gzip-compressed.
+find_package(Protobuf)
+if(NOT Protobuf_FOUND OR NOT Protobuf_PROTOC_EXECUTABLE)
+  message(FATAL_ERROR "Protocol Buffers not found: install Debian's libprotobuf-dev and "
+                      "protobuf-compiler (scripts/install-deps.sh)")
+endif()
+find_package(yaml-cpp CONFIG)
+if(NOT yaml-cpp_FOUND)
+  message(FATAL_ERROR "yaml-cpp not found: install Debian's libyaml-cpp-dev (scripts/install-deps.sh)")
+endif()
+find_package(ZLIB)
+if(NOT ZLIB_FOUND)
+  message(FATAL_ERROR "zlib not found: install Debian's zlib1g-dev (scripts/install-deps.sh)")
+endif()
+
 if(LOOM_USE_MPI)
   find_package(MPI COMPONENTS CXX)
   if(NOT MPI_CXX_FOUND)

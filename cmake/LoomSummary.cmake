@@ -17,6 +17,7 @@ message(STATUS "  ${f_cuda} CUDA      ${CMAKE_CUDA_COMPILER_VERSION} (LOOM_USE_C
 message(STATUS "  [X] oneTBB    ${TBB_VERSION}")
 message(STATUS "  [X] OpenBLAS  ${LOOM_OPENBLAS_VERSION}")
 message(STATUS "  [X] oneDNN    ${dnnl_VERSION}")
+message(STATUS "  [X] protobuf  ${Protobuf_VERSION}   [X] yaml-cpp ${yaml-cpp_VERSION}   [X] zlib ${ZLIB_VERSION_STRING}")
 message(STATUS "  ${f_mpi} MPI       ${MPI_CXX_VERSION}")
 message(STATUS "  ${f_tests} tests     ${f_bench} benchmarks")
 if(LOOM_SANITIZE)

@@ -282,7 +282,8 @@ std::vector<ExecutorImpl::CachedOp> ExecutorImpl::MakeOps(uint32_t begin_nid, ui
 
   std::vector<CachedOp> ops;
   Engine& engine = Engine::Get();
-  for (auto [b, e] : segments) {
+  for (const auto& segment : segments) {
+    const size_t b = segment.first, e = segment.second;
     std::vector<VarHandle> reads, writes;
     for (size_t i = b; i < e; ++i) {
       const NodeExec& n = state_->nodes[i];

@@ -57,6 +57,12 @@ class OutOfMemoryError : public Error { using Error::Error; };
 class CommError : public Error { using Error::Error; };
 /// A checkpoint could not be written or read; the message names the path and the field.
 class CheckpointError : public Error { using Error::Error; };
+/// A file could not be opened, read, written or renamed; the message names the path and the reason.
+class IoError : public Error { using Error::Error; };
+/// A data file whose contents are not what its format requires (truncated, corrupt, wrong magic).
+class DataError : public Error { using Error::Error; };
+/// An experiment file or override that is invalid; the message names the file, line, key and expectation.
+class ConfigError : public Error { using Error::Error; };
 
 namespace detail {
 template <typename... Args>
