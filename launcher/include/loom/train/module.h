@@ -1,0 +1,243 @@
+// Module: a network bound for training or inference, MXNet's mx.mod.Module in C++. `loom train`
+// is a thin layer over it (trainer.h); programs use it directly (examples/train_mlp.cc).
+//
+//   using namespace loom::train;
+//   auto train = CreateDataIter(exp.data().train(), exp.data(), {.seed = 0});
+//   Module mod(BuildModel(exp.model(), Shape{784}));
+//   mod.Bind(train->ProvideData(), train->ProvideLabel(), /*for_training=*/true);
+//   mod.InitParams(*Initializer::Create(exp.trainer().initializer()), /*seed=*/0);
+//   mod.InitOptimizer(exp.optimizer());                  // rescale_grad 1/batch by default
+//   FitOptions fit;
+//   fit.num_epochs = 10;
+//   mod.Fit(*train, val.get(), fit);
+//   auto scores = mod.Score(*val, {"accuracy"});         // {{"accuracy", 0.88}}
+//   mod.SaveCheckpoint("runs/mlp", 10);                  // mlp-symbol.json + mlp-0010.params
+//
+// Asynchrony: Forward, Backward and Update only push work on the engine (batches are copied into
+// the executor's input arrays with NDArray::CopyFrom, updates are engine operations); Fit waits
+// for a batch's outputs only to update its metrics, one batch later, so the engine always has the
+// next batch's work queued. Errors inside pushed work surface at the next wait, naming the node.
+//
+// Thread safety: a Module is driven by one thread. Arrays returned by GetParams are copies.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "loom/core/executor.h"
+#include "loom/core/ndarray.h"
+#include "loom/core/symbol.h"
+#include "loom/proto/experiment.pb.h"
+#include "loom/scheduler/error.h"
+#include "loom/train/data_iter.h"
+#include "loom/train/initializer.h"
+#include "loom/train/metric.h"
+#include "loom/train/mxnet_params.h"
+#include "loom/train/optimizer.h"
+
+namespace loom::train {
+
+/// Loss (or any output) that is NaN or infinite: training stopped at this batch.
+class DivergedError : public Error {
+ public:
+  DivergedError(std::string message, int64_t epoch, int64_t batch)
+      : Error(std::move(message)), epoch_(epoch), batch_(batch) {}
+  int64_t epoch() const { return epoch_; }  ///< 0-based
+  int64_t batch() const { return batch_; }  ///< 0-based index in the epoch
+
+ private:
+  int64_t epoch_;
+  int64_t batch_;
+};
+
+/// What SetParams / InitParams did with given parameters, fvcore style.
+struct ParamLoadReport {
+  std::vector<std::string> loaded;
+  /// Parameters of the network the given arrays lacked (they keep their initial values).
+  std::vector<std::string> missing;
+  /// Given arrays the network has no parameter for (ignored).
+  std::vector<std::string> unexpected;
+  /// name, shape given, shape in the network (skipped).
+  std::vector<std::tuple<std::string, Shape, Shape>> shape_mismatch;
+  bool clean() const { return missing.empty() && unexpected.empty() && shape_mismatch.empty(); }
+  /// "Skip loading parameter 'fc3_weight' due to incompatible shapes: (10,64) in the file but
+  /// (5,64) in the model", then the missing and unexpected keys grouped; "" when clean.
+  std::string ToString() const;
+};
+
+/// Everything the trainer reports after a batch; a callback sets `stop` to end Fit after it.
+struct BatchEndInfo {
+  int64_t epoch = 0;        ///< 0-based
+  int64_t batch = 0;        ///< 0-based index in the epoch
+  int64_t num_batches = 0;  ///< batches per epoch
+  int64_t num_update = 0;   ///< optimizer updates so far (this batch's included)
+  int64_t samples = 0;      ///< valid samples of the batch
+  double loss = 0;          ///< the batch's mean cross-entropy (NaN when not a classifier)
+  std::vector<std::pair<std::string, double>> metrics;  ///< running train metrics of the epoch
+  float lr = 0;             ///< learning rate of this batch's update
+  double batch_seconds = 0;
+  double data_seconds = 0;
+  bool stop = false;
+};
+
+/// After every epoch: train metrics, validation scores and the time it took.
+struct EpochEndInfo {
+  int64_t epoch = 0;  ///< 0-based
+  int64_t num_update = 0;
+  double seconds = 0;
+  int64_t samples = 0;
+  double loss = 0;  ///< mean batch loss of the epoch (NaN when unknown)
+  std::vector<std::pair<std::string, double>> train;
+  std::vector<std::pair<std::string, double>> val;
+  bool stop = false;
+};
+
+struct FitOptions {
+  int64_t begin_epoch = 0;
+  int64_t num_epochs = 1;   ///< Fit runs epochs [begin_epoch, num_epochs)
+  int64_t begin_batch = 0;  ///< batches of begin_epoch already done (resuming mid-epoch)
+  int64_t max_updates = 0;  ///< stop after this many updates in total (0: no limit)
+  std::vector<std::string> metrics = {"accuracy"};
+  int top_k = 5;
+  /// Generator whose next draw seeds the executor's random operators (dropout) before every
+  /// batch; nullptr: the executor keeps its own stream. Saving it in checkpoints makes resumed
+  /// runs reproduce dropout masks exactly.
+  std::mt19937_64* rng = nullptr;
+  std::function<void(BatchEndInfo&)> batch_end;
+  std::function<void(EpochEndInfo&)> epoch_end;
+};
+
+/// How Fit ended and where.
+struct FitResult {
+  enum class Status { kCompleted, kStopped, kMaxUpdates } status = Status::kCompleted;
+  int64_t epoch = 0;           ///< epoch in progress when it ended (num_epochs when completed)
+  int64_t batch_in_epoch = 0;  ///< batches of that epoch done
+};
+
+/// symbol-json + params of an MXNet checkpoint (prefix-symbol.json, prefix-NNNN.params).
+struct MXNetCheckpoint {
+  Symbol symbol;
+  NamedArrays arg_params;  ///< by variable name (the "arg:" prefix removed)
+  NamedArrays aux_params;
+};
+
+class Module {
+ public:
+  /// data_names / label_names: the symbol's arguments the iterators feed (by default "data" and
+  /// "softmax_label"); every other argument is a parameter. group2ctx places ctx_group nodes.
+  explicit Module(Symbol symbol, std::vector<std::string> data_names = {"data"},
+                  std::vector<std::string> label_names = {"softmax_label"},
+                  Context ctx = Context::CPU(), ContextMap group2ctx = {});
+  ~Module();
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  /// Binds the executor (SimpleBind) for inputs of these shapes. grad_req ("write" or "add")
+  /// applies to the parameters; inputs get none. Without for_training nothing gets gradients.
+  /// @throws ConfigError naming the symbol's arguments when data or label names are no
+  ///         arguments of it (or arguments stay unfed); ShapeError from inference naming the node.
+  void Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>& label,
+            bool for_training = true, const std::string& grad_req = "write");
+
+  /// Initialises every parameter and auxiliary state with `init` (variables in list_arguments /
+  /// list_auxiliary_states order, values drawn from rng), then copies the given arrays over
+  /// them (if any). Names of given arrays that the network lacks, network parameters they lack
+  /// and shape mismatches are reported; loading fails (ConfigError with the report) only when
+  /// not one given array fits.
+  ParamLoadReport InitParams(const Initializer& init, std::mt19937_64* rng,
+                             const NamedArrays& arg_params = {}, const NamedArrays& aux_params = {});
+  ParamLoadReport InitParams(const Initializer& init, uint64_t seed,
+                             const NamedArrays& arg_params = {}, const NamedArrays& aux_params = {});
+
+  /// Copies parameters in by name. Without allow_missing every parameter must be given; without
+  /// allow_extra no unknown name may be; shape mismatches always throw. ConfigError carries the
+  /// report's text.
+  ParamLoadReport SetParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
+                            bool allow_missing = false, bool allow_extra = false);
+  /// Copies (pushed) of the parameters and auxiliary states, by name.
+  std::pair<NamedArrays, NamedArrays> GetParams() const;
+
+  /// The optimizer from its config: rescale_grad defaults to 1/batch size; lr_mult and wd_mult
+  /// per parameter from the symbol's attributes (MultsFromAttrs); global-norm clipping from
+  /// cfg.clip_global_norm. total_updates feeds a cosine schedule covering the whole run.
+  void InitOptimizer(const proto::Optimizer& cfg, int64_t total_updates = 0);
+  /// A ready optimizer (its parameters are declared here, index = position in param_names()).
+  void InitOptimizer(std::unique_ptr<Optimizer> optimizer, float clip_global_norm = -1);
+  Optimizer& optimizer();
+
+  /// Copies the batch into the executor's inputs (pushed) and pushes the forward pass.
+  /// @throws ShapeError naming the input when a batch array does not fit what was bound.
+  void Forward(const DataBatch& batch, bool is_train);
+  void Backward();
+  /// One optimizer step: BeginStep, global-norm clipping if configured, Update per parameter
+  /// (pushed), and with grad_req "add" the gradients zeroed afterwards.
+  void Update();
+
+  /// The executor's outputs of the last Forward (views valid until the next Forward).
+  const std::vector<NDArray>& GetOutputs() const;
+  /// Adds the last Forward's outputs to the metrics (waits for them).
+  void UpdateMetrics(const std::vector<std::unique_ptr<EvalMetric>>& metrics,
+                     const DataBatch& batch);
+
+  /// Trains: per epoch Reset(epoch), batches Forward/Backward/Update, train metrics, then the
+  /// validation scores. Stops early when a callback sets stop or max_updates is reached.
+  /// @throws DivergedError naming epoch and batch when the loss or an output is not finite.
+  FitResult Fit(DataIter& train, DataIter* val, const FitOptions& options);
+  /// Metric values over one epoch of `data` (Reset(0)), inference mode.
+  std::vector<std::pair<std::string, double>> Score(DataIter& data,
+                                                    const std::vector<std::string>& metrics,
+                                                    int top_k = 5);
+  /// The first output over one epoch of `data` (padding rows dropped), rows concatenated.
+  NDArray Predict(DataIter& data);
+
+  /// Writes prefix-symbol.json and prefix-NNNN.params (NNNN = epoch, 4 digits) as MXNet's
+  /// Module.save_checkpoint does ("arg:"/"aux:" keys). Returns the params path.
+  std::string SaveCheckpoint(const std::string& prefix, int64_t epoch) const;
+  /// Reads what SaveCheckpoint (or MXNet) wrote. @throws IoError, DataError, loom::Error.
+  static MXNetCheckpoint LoadCheckpoint(const std::string& prefix, int64_t epoch);
+
+  const Symbol& symbol() const { return symbol_; }
+  /// The trainable arguments (list_arguments minus data and label names), in order.
+  const std::vector<std::string>& param_names() const { return param_names_; }
+  const std::vector<std::string>& aux_names() const { return aux_names_; }
+  bool binded() const { return exec_.has_value(); }
+  int64_t batch_size() const { return batch_size_; }
+  Executor& executor();
+
+ private:
+  // Output copies of a batch whose metrics are not yet computed (Fit's one-batch lag).
+  struct Pending;
+  void CheckBound(const char* what) const;
+  Executor& ExecutorFor(const std::vector<DataDesc>& data, const std::vector<DataDesc>& label);
+  double Consume(Pending& pending, const std::vector<std::unique_ptr<EvalMetric>>& metrics,
+                 int64_t epoch);
+
+  Symbol symbol_;
+  std::vector<std::string> data_names_;
+  std::vector<std::string> label_names_;
+  Context ctx_;
+  ContextMap group2ctx_;
+  std::vector<std::string> param_names_;
+  std::vector<std::string> aux_names_;
+  std::map<std::string, std::map<std::string, std::string>> attrs_;  // per variable
+  std::optional<Executor> exec_;
+  std::map<std::string, Executor> reshaped_;  // by input shapes, for other batch shapes
+  bool for_training_ = false;
+  bool grad_add_ = false;
+  int64_t batch_size_ = 0;
+  std::vector<NDArray> params_;  // executor argument arrays, param_names_ order
+  std::vector<NDArray> grads_;
+  std::vector<NDArray> zeros_;   // grad_req "add": zeros to reset gradients with
+  std::unique_ptr<Optimizer> optimizer_;
+  float clip_global_norm_ = -1;
+};
+
+}  // namespace loom::train
