@@ -27,7 +27,13 @@ class LrSchedule {  // learning rate as a function of the update count (0-based)
   static std::unique_ptr<LrSchedule> Create(const proto::LrSchedule& cfg, float base_lr,
                                             int64_t total_updates = 0);
   virtual ~LrSchedule() = default;
-  virtual float operator()(int64_t num_update) const = 0;
+  // Rate(num_update) rounded to float.
+  virtual float operator()(int64_t num_update) const {
+    return static_cast<float>(Rate(num_update));
+  }
+  // The rate in double precision, computed as MXNet's Python schedulers do (the optimizer
+  // multiplies it by lr_mult before rounding to float, as MXNet does).
+  virtual double Rate(int64_t num_update) const = 0;
 };
 
 }  // namespace loom::train

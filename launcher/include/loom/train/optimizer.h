@@ -101,7 +101,8 @@ class Optimizer {
     std::string name;
     float lr_mult = 1;
     float wd_mult = 1;
-    std::vector<NDArray> state;  // empty until first use
+    std::vector<NDArray> state;   // one per slot; empty until first use
+    std::vector<NDArray> loaded;  // one per slot, from LoadState, until the next Update
   };
 
   std::string name_;
