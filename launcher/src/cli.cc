@@ -37,6 +37,10 @@ const std::map<std::string, Command>& Commands() {
         cli::Inspect}},
       {"ops",
        {"[NAME]\n      lists the operators (or one operator's inputs and parameters)", cli::Ops}},
+      {"train",
+       {"EXPERIMENT.yaml [key.path=value ...] [--print-config]\n      trains a YAML experiment"
+        " (configs/fashion_mnist_mlp.yaml); --print-config prints the resolved config",
+        cli::Train}},
   };
   return commands;
 }

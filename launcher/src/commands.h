@@ -15,5 +15,6 @@ std::string OneLine(const std::exception& e);
 
 int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Ops(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace loom::cli

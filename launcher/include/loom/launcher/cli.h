@@ -6,9 +6,10 @@
 //   // status 0: out holds one JSON object; status 2: err holds a one-line error
 //
 // Subcommands: `inspect` (arguments, outputs and auxiliary states of a symbol file with their
-// inferred shapes and dtypes; --save rewrites it in MXNet 1.9's format) and `ops` (the operator
-// registry). Exit status 0 on success, 2 on a usage error or an unusable file. Thread-safe as
-// long as the streams are not shared.
+// inferred shapes and dtypes; --save rewrites it in MXNet 1.9's format), `ops` (the operator
+// registry) and `train` (a YAML experiment, loom/train/trainer.h). Exit status 0 on success, 2 on
+// a usage error or an unusable file; `train` also returns 1 when training fails and 130 when
+// interrupted. Thread-safe as long as the streams are not shared (`train` is one per process).
 #pragma once
 
 #include <ostream>

@@ -14,9 +14,11 @@
 //   mod.SaveCheckpoint("runs/mlp", 10);                  // mlp-symbol.json + mlp-0010.params
 //
 // Asynchrony: Forward, Backward and Update only push work on the engine (batches are copied into
-// the executor's input arrays with NDArray::CopyFrom, updates are engine operations); Fit waits
-// for a batch's outputs only to update its metrics, one batch later, so the engine always has the
-// next batch's work queued. Errors inside pushed work surface at the next wait, naming the node.
+// the executor's input arrays with NDArray::CopyFrom, updates are engine operations). Fit waits
+// only for a batch's forward outputs (metrics, loss check); its backward pass and update keep
+// running while the host fetches and pushes the next batch. Snapshots (GetParams, optimizer
+// state) are pushed copies, so they see exactly the updates pushed before them. Errors inside
+// pushed work surface at the next wait, naming the node.
 //
 // Thread safety: a Module is driven by one thread. Arrays returned by GetParams are copies.
 #pragma once
@@ -111,6 +113,8 @@ struct FitOptions {
   /// batch; nullptr: the executor keeps its own stream. Saving it in checkpoints makes resumed
   /// runs reproduce dropout masks exactly.
   std::mt19937_64* rng = nullptr;
+  /// Before an epoch's first batch: epoch (0-based), the batch it starts at, batches per epoch.
+  std::function<void(int64_t, int64_t, int64_t)> epoch_begin;
   std::function<void(BatchEndInfo&)> batch_end;
   std::function<void(EpochEndInfo&)> epoch_end;
 };
@@ -128,6 +132,10 @@ struct MXNetCheckpoint {
   NamedArrays arg_params;  ///< by variable name (the "arg:" prefix removed)
   NamedArrays aux_params;
 };
+
+/// Splits a .params file's arrays ("arg:<name>", "aux:<name>") into arguments and auxiliary
+/// states. @throws DataError naming `file` and the key for a key with neither prefix.
+std::pair<NamedArrays, NamedArrays> SplitArgAux(const NamedArrays& params, const std::string& file);
 
 class Module {
  public:
@@ -152,7 +160,7 @@ class Module {
   /// them (if any). Names of given arrays that the network lacks, network parameters they lack
   /// and shape mismatches are reported; loading fails (ConfigError with the report) only when
   /// not one given array fits.
-  ParamLoadReport InitParams(const Initializer& init, std::mt19937_64* rng,
+  ParamLoadReport InitParams(const Initializer& init, std::mt19937_64& rng,
                              const NamedArrays& arg_params = {}, const NamedArrays& aux_params = {});
   ParamLoadReport InitParams(const Initializer& init, uint64_t seed,
                              const NamedArrays& arg_params = {}, const NamedArrays& aux_params = {});
@@ -213,12 +221,12 @@ class Module {
   Executor& executor();
 
  private:
-  // Output copies of a batch whose metrics are not yet computed (Fit's one-batch lag).
-  struct Pending;
   void CheckBound(const char* what) const;
-  Executor& ExecutorFor(const std::vector<DataDesc>& data, const std::vector<DataDesc>& label);
-  double Consume(Pending& pending, const std::vector<std::unique_ptr<EvalMetric>>& metrics,
-                 int64_t epoch);
+  // The bound executor, or one reshaped from it when the batch's shapes differ (Score, Predict).
+  Executor& ExecutorFor(const DataBatch& batch);
+  // Loss of the last Forward's first output (mean cross-entropy over valid rows, NaN when the
+  // output is no class distribution); throws DivergedError when an output is not finite.
+  double CheckedLoss(const DataBatch& batch, int64_t epoch, int64_t index) const;
 
   Symbol symbol_;
   std::vector<std::string> data_names_;
@@ -230,6 +238,7 @@ class Module {
   std::map<std::string, std::map<std::string, std::string>> attrs_;  // per variable
   std::optional<Executor> exec_;
   std::map<std::string, Executor> reshaped_;  // by input shapes, for other batch shapes
+  Executor* current_ = nullptr;               // the executor of the last Forward
   bool for_training_ = false;
   bool grad_add_ = false;
   int64_t batch_size_ = 0;

@@ -1,0 +1,531 @@
+// Module: binding, parameters, the optimizer step and the fit / score / predict loops.
+#include "loom/train/module.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <sstream>
+
+#include "loom/train/atomic_file.h"
+
+namespace loom::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+bool Contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string ShapesKey(const DataBatch& batch) {
+  std::string key;
+  for (const NDArray& a : batch.data) key += a.shape().ToString();
+  key += "|";
+  for (const NDArray& a : batch.label) key += a.shape().ToString();
+  return key;
+}
+
+std::vector<std::unique_ptr<EvalMetric>> MakeMetrics(const std::vector<std::string>& names,
+                                                     int top_k) {
+  std::vector<std::unique_ptr<EvalMetric>> metrics;
+  for (const std::string& name : names) metrics.push_back(CreateMetric(name, top_k));
+  return metrics;
+}
+
+std::vector<std::pair<std::string, double>> Values(
+    const std::vector<std::unique_ptr<EvalMetric>>& metrics) {
+  std::vector<std::pair<std::string, double>> values;
+  for (const auto& m : metrics) values.emplace_back(m->Name(), m->Get());
+  return values;
+}
+
+// The array converted to `dtype` when it differs (parameters from files may be float64).
+NDArray As(const NDArray& a, DType dtype) { return a.dtype() == dtype ? a : a.AsType(dtype); }
+
+}  // namespace
+
+std::string ParamLoadReport::ToString() const {
+  std::ostringstream os;
+  for (const auto& [name, given, expected] : shape_mismatch) {
+    os << "Skip loading parameter '" << name << "' due to incompatible shapes: "
+       << given.ToString() << " in the file but " << expected.ToString() << " in the model\n";
+  }
+  if (!missing.empty()) {
+    os << "Some model parameters are not in the file (they keep their initial values): "
+       << Join(missing) << "\n";
+  }
+  if (!unexpected.empty()) {
+    os << "The file contains parameters the model does not have (ignored): " << Join(unexpected)
+       << "\n";
+  }
+  return os.str();
+}
+
+std::pair<NamedArrays, NamedArrays> SplitArgAux(const NamedArrays& params,
+                                                const std::string& file) {
+  std::pair<NamedArrays, NamedArrays> out;
+  for (const auto& [key, array] : params) {
+    if (key.starts_with("arg:")) {
+      out.first[key.substr(4)] = array;
+    } else if (key.starts_with("aux:")) {
+      out.second[key.substr(4)] = array;
+    } else {
+      throw DataError(file + ": expected array names 'arg:<name>' or 'aux:<name>' (MXNet's "
+                      "prefix-NNNN.params) but got '" + key + "'");
+    }
+  }
+  return out;
+}
+
+Module::Module(Symbol symbol, std::vector<std::string> data_names,
+               std::vector<std::string> label_names, Context ctx, ContextMap group2ctx)
+    : symbol_(std::move(symbol)),
+      data_names_(std::move(data_names)),
+      label_names_(std::move(label_names)),
+      ctx_(ctx),
+      group2ctx_(std::move(group2ctx)) {
+  for (const std::string& arg : symbol_.ListArguments()) {
+    if (!Contains(data_names_, arg) && !Contains(label_names_, arg)) param_names_.push_back(arg);
+  }
+  aux_names_ = symbol_.ListAuxiliaryStates();
+  for (const auto& [node, attrs] : symbol_.AttrDict()) {
+    attrs_[node] = std::map<std::string, std::string>(attrs.begin(), attrs.end());
+  }
+}
+
+Module::~Module() = default;
+
+void Module::CheckBound(const char* what) const {
+  LOOM_CHECK(exec_.has_value(), "Module::", what, ": expected a bound module (call Bind first)");
+}
+
+Executor& Module::executor() {
+  CheckBound("executor");
+  return *exec_;
+}
+
+Optimizer& Module::optimizer() {
+  LOOM_CHECK(optimizer_ != nullptr, "Module::optimizer: call InitOptimizer first");
+  return *optimizer_;
+}
+
+void Module::Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>& label,
+                  bool for_training, const std::string& grad_req) {
+  LOOM_CHECK_TYPED(ConfigError, grad_req == "write" || grad_req == "add",
+                   "trainer.grad_req: expected write or add but got '", grad_req, "'");
+  const std::vector<std::string> arguments = symbol_.ListArguments();
+  LOOM_CHECK_TYPED(ConfigError, data.size() == data_names_.size(),
+                   "the data gives ", data.size(), " inputs but the module expects ",
+                   data_names_.size(), " (", Join(data_names_), ")");
+  ShapeDict shapes;
+  auto feed = [&](const DataDesc& desc, const char* kind, const char* key) {
+    LOOM_CHECK_TYPED(ConfigError, Contains(arguments, desc.name),
+                     "the model's inputs do not match the data: the ", kind, " input '",
+                     desc.name, "' is not an argument of the symbol (its arguments: ",
+                     Join(arguments), "); set ", key, " to the symbol's ", kind, " input");
+    shapes[desc.name] = desc.shape;
+  };
+  for (const DataDesc& d : data) feed(d, "data", "data.data_name");
+  for (const DataDesc& l : label) {
+    // A network without a loss head (inference) simply ignores the labels.
+    if (for_training || Contains(arguments, l.name)) feed(l, "label", "data.label_name");
+  }
+  data_names_.clear();
+  for (const DataDesc& d : data) data_names_.push_back(d.name);
+  label_names_.clear();
+  for (const DataDesc& l : label) label_names_.push_back(l.name);
+  param_names_.clear();
+  for (const std::string& arg : arguments) {
+    if (!Contains(data_names_, arg) && !Contains(label_names_, arg)) param_names_.push_back(arg);
+  }
+  std::map<std::string, std::string, std::less<>> req;
+  for (const std::string& arg : arguments) {
+    req[arg] = for_training && Contains(param_names_, arg) ? grad_req : "null";
+  }
+  try {
+    exec_.emplace(Executor::SimpleBind(symbol_, ctx_, shapes, {}, req, group2ctx_));
+  } catch (const Error& e) {
+    std::string fed;
+    for (const auto& [name, shape] : shapes) fed += (fed.empty() ? "" : ", ") + name + shape.ToString();
+    throw ConfigError("the model's inputs do not match the data (" + fed + "): " + e.what());
+  }
+  reshaped_.clear();
+  current_ = &*exec_;
+  for_training_ = for_training;
+  grad_add_ = grad_req == "add";
+  batch_size_ = data.front().shape.ndim() > 0 ? data.front().shape[0] : 1;
+  params_.clear();
+  grads_.clear();
+  zeros_.clear();
+  for (const std::string& name : param_names_) {
+    params_.push_back(exec_->arg_dict().at(name));
+    if (for_training) {
+      grads_.push_back(exec_->grad_dict().at(name));
+      if (grad_add_) {
+        zeros_.push_back(NDArray::Zeros(grads_.back().shape(), grads_.back().ctx(),
+                                        grads_.back().dtype()));
+      }
+    }
+  }
+}
+
+ParamLoadReport Module::InitParams(const Initializer& init, uint64_t seed,
+                                   const NamedArrays& arg_params, const NamedArrays& aux_params) {
+  std::mt19937_64 rng(seed);
+  return InitParams(init, rng, arg_params, aux_params);
+}
+
+ParamLoadReport Module::InitParams(const Initializer& init, std::mt19937_64& rng,
+                                   const NamedArrays& arg_params, const NamedArrays& aux_params) {
+  CheckBound("InitParams");
+  static const std::map<std::string, std::string> kNoAttrs;
+  auto attrs_of = [&](const std::string& name) -> const std::map<std::string, std::string>& {
+    auto it = attrs_.find(name);
+    return it == attrs_.end() ? kNoAttrs : it->second;
+  };
+  for (size_t i = 0; i < param_names_.size(); ++i) {
+    NDArray target = params_[i];
+    init(param_names_[i], attrs_of(param_names_[i]), &target, &rng);
+  }
+  for (const std::string& name : aux_names_) {
+    NDArray target = exec_->aux_dict().at(name);
+    init(name, attrs_of(name), &target, &rng);
+  }
+  if (arg_params.empty() && aux_params.empty()) return {};
+  ParamLoadReport report = SetParams(arg_params, aux_params, true, true);
+  LOOM_CHECK_TYPED(ConfigError, !report.loaded.empty(),
+                   "none of the given parameters fits the model:\n", report.ToString());
+  return report;
+}
+
+ParamLoadReport Module::SetParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
+                                  bool allow_missing, bool allow_extra) {
+  CheckBound("SetParams");
+  ParamLoadReport report;
+  std::set<std::string> seen;
+  auto load = [&](const std::string& name, const NDArray& given, const NDArray& target) {
+    if (given.shape() != target.shape()) {
+      report.shape_mismatch.emplace_back(name, given.shape(), target.shape());
+      return;
+    }
+    NDArray dst = target;
+    dst.CopyFrom(As(given, target.dtype()));
+    report.loaded.push_back(name);
+    seen.insert(name);
+  };
+  auto place = [&](const std::string& name, const NDArray& given) {
+    if (auto it = exec_->arg_dict().find(name);
+        it != exec_->arg_dict().end() && Contains(param_names_, name)) {
+      load(name, given, it->second);
+    } else if (auto aux = exec_->aux_dict().find(name); aux != exec_->aux_dict().end()) {
+      load(name, given, aux->second);
+    } else if (!Contains(data_names_, name) && !Contains(label_names_, name)) {
+      report.unexpected.push_back(name);
+    }
+  };
+  for (const auto& [name, array] : arg_params) place(name, array);
+  for (const auto& [name, array] : aux_params) place(name, array);
+  for (const std::string& name : param_names_) {
+    if (!seen.contains(name)) report.missing.push_back(name);
+  }
+  for (const std::string& name : aux_names_) {
+    if (!seen.contains(name)) report.missing.push_back(name);
+  }
+  const bool ok = report.shape_mismatch.empty() && (allow_missing || report.missing.empty()) &&
+                  (allow_extra || report.unexpected.empty());
+  LOOM_CHECK_TYPED(ConfigError, ok || (allow_missing && allow_extra && report.shape_mismatch.empty()),
+                   "the parameters do not fit the model:\n", report.ToString());
+  return report;
+}
+
+std::pair<NamedArrays, NamedArrays> Module::GetParams() const {
+  CheckBound("GetParams");
+  std::pair<NamedArrays, NamedArrays> out;
+  for (size_t i = 0; i < param_names_.size(); ++i) {
+    out.first[param_names_[i]] = params_[i].CopyTo(Context::CPU());
+  }
+  for (const std::string& name : aux_names_) {
+    out.second[name] = exec_->aux_dict().at(name).CopyTo(Context::CPU());
+  }
+  return out;
+}
+
+void Module::InitOptimizer(const proto::Optimizer& cfg, int64_t total_updates) {
+  CheckBound("InitOptimizer");
+  InitOptimizer(Optimizer::Create(cfg, 1.0f / static_cast<float>(batch_size_), total_updates),
+                cfg.clip_global_norm());
+}
+
+void Module::InitOptimizer(std::unique_ptr<Optimizer> optimizer, float clip_global_norm) {
+  CheckBound("InitOptimizer");
+  LOOM_CHECK(for_training_, "Module::InitOptimizer: the module was bound without for_training");
+  optimizer_ = std::move(optimizer);
+  clip_global_norm_ = clip_global_norm;
+  for (size_t i = 0; i < param_names_.size(); ++i) {
+    auto it = attrs_.find(param_names_[i]);
+    const ParamMults mults =
+        MultsFromAttrs(param_names_[i], it == attrs_.end() ? std::map<std::string, std::string>{}
+                                                           : it->second);
+    optimizer_->SetParam(static_cast<int>(i), param_names_[i], mults.lr_mult, mults.wd_mult);
+  }
+}
+
+Executor& Module::ExecutorFor(const DataBatch& batch) {
+  LOOM_CHECK_TYPED(ShapeError, batch.data.size() == data_names_.size(), "expected a batch with ",
+                   data_names_.size(), " data arrays (", Join(data_names_), ") but got ",
+                   batch.data.size());
+  bool same = true;
+  ShapeDict shapes;
+  for (size_t i = 0; i < data_names_.size(); ++i) {
+    shapes[data_names_[i]] = batch.data[i].shape();
+    same = same && exec_->arg_dict().at(data_names_[i]).shape() == batch.data[i].shape();
+  }
+  for (size_t i = 0; i < label_names_.size() && i < batch.label.size(); ++i) {
+    auto it = exec_->arg_dict().find(label_names_[i]);
+    if (it == exec_->arg_dict().end()) continue;
+    shapes[label_names_[i]] = batch.label[i].shape();
+    same = same && it->second.shape() == batch.label[i].shape();
+  }
+  if (same) return *exec_;
+  const std::string key = ShapesKey(batch);
+  auto it = reshaped_.find(key);
+  if (it == reshaped_.end()) {
+    it = reshaped_.emplace(key, exec_->Reshape(shapes, /*partial_shaping=*/false,
+                                               /*allow_up_sizing=*/true)).first;
+  }
+  return it->second;
+}
+
+void Module::Forward(const DataBatch& batch, bool is_train) {
+  CheckBound("Forward");
+  Executor& exe = ExecutorFor(batch);
+  LOOM_CHECK(!is_train || &exe == &*exec_, "Module::Forward: training batches must have the "
+             "bound shapes; got ", ShapesKey(batch));
+  for (size_t i = 0; i < data_names_.size(); ++i) {
+    NDArray dst = exe.arg_dict().at(data_names_[i]);
+    dst.CopyFrom(As(batch.data[i], dst.dtype()));
+  }
+  for (size_t i = 0; i < label_names_.size() && i < batch.label.size(); ++i) {
+    auto it = exe.arg_dict().find(label_names_[i]);
+    if (it == exe.arg_dict().end()) continue;
+    NDArray dst = it->second;
+    dst.CopyFrom(As(batch.label[i], dst.dtype()));
+  }
+  exe.Forward(is_train);
+  current_ = &exe;
+}
+
+void Module::Backward() {
+  CheckBound("Backward");
+  LOOM_CHECK(for_training_, "Module::Backward: the module was bound without for_training");
+  exec_->Backward();
+}
+
+void Module::Update() {
+  LOOM_CHECK(optimizer_ != nullptr, "Module::Update: call InitOptimizer first");
+  optimizer_->BeginStep();
+  if (clip_global_norm_ > 0) ClipGlobalNorm(grads_, clip_global_norm_);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    optimizer_->Update(static_cast<int>(i), params_[i], grads_[i]);
+  }
+  if (grad_add_) {
+    for (size_t i = 0; i < grads_.size(); ++i) grads_[i].CopyFrom(zeros_[i]);
+  }
+}
+
+const std::vector<NDArray>& Module::GetOutputs() const {
+  CheckBound("GetOutputs");
+  return current_->outputs();
+}
+
+void Module::UpdateMetrics(const std::vector<std::unique_ptr<EvalMetric>>& metrics,
+                           const DataBatch& batch) {
+  if (metrics.empty()) return;
+  LOOM_CHECK(!batch.label.empty(), "Module::UpdateMetrics: the batch has no labels");
+  const int64_t valid = batch.data.front().shape()[0] - batch.pad;
+  for (const auto& m : metrics) m->Update(batch.label.front(), GetOutputs().front(), valid);
+}
+
+double Module::CheckedLoss(const DataBatch& batch, int64_t epoch, int64_t index) const {
+  const NDArray& out = GetOutputs().front();
+  const std::vector<float> p = out.ToVector<float>();
+  const int64_t rows = out.shape().ndim() > 0 ? out.shape()[0] : 1;
+  const int64_t valid = std::max<int64_t>(0, rows - batch.pad);
+  const int64_t per_row = rows > 0 ? static_cast<int64_t>(p.size()) / rows : 0;
+  for (int64_t i = 0; i < valid * per_row; ++i) {
+    if (!std::isfinite(p[static_cast<size_t>(i)])) {
+      std::ostringstream os;
+      os << "training diverged at epoch " << epoch + 1 << " batch " << index + 1
+         << ": the output '" << symbol_.ListOutputs().front() << "' holds "
+         << (std::isnan(p[static_cast<size_t>(i)]) ? "NaN" : "Inf") << " (row "
+         << i / per_row << "); lower optimizer.lr or set optimizer.clip_global_norm";
+      throw DivergedError(os.str(), epoch, index);
+    }
+  }
+  if (batch.label.empty() || out.shape().ndim() != 2) return std::nan("");
+  const NDArray& label = batch.label.front();
+  if (label.shape().ndim() != 1 || label.shape()[0] != rows) return std::nan("");
+  const std::vector<float> y = label.ToVector<float>();
+  double sum = 0;
+  for (int64_t r = 0; r < valid; ++r) {
+    const auto c = static_cast<int64_t>(y[static_cast<size_t>(r)]);
+    if (c < 0 || c >= per_row) return std::nan("");
+    sum -= std::log(static_cast<double>(p[static_cast<size_t>(r * per_row + c)]) + 1e-12);
+  }
+  return valid > 0 ? sum / static_cast<double>(valid) : std::nan("");
+}
+
+FitResult Module::Fit(DataIter& train, DataIter* val, const FitOptions& options) {
+  CheckBound("Fit");
+  LOOM_CHECK(for_training_, "Module::Fit: the module was bound without for_training");
+  LOOM_CHECK(optimizer_ != nullptr, "Module::Fit: call InitOptimizer first");
+  auto metrics = MakeMetrics(options.metrics, options.top_k);
+  FitResult result;
+  for (int64_t epoch = options.begin_epoch; epoch < options.num_epochs; ++epoch) {
+    const Clock::time_point epoch_start = Clock::now();
+    train.Reset(epoch);
+    int64_t index = epoch == options.begin_epoch ? options.begin_batch : 0;
+    if (index > 0) train.Skip(index);
+    if (options.epoch_begin) options.epoch_begin(epoch, index, train.NumBatches());
+    for (const auto& m : metrics) m->Reset();
+    int64_t samples = 0;
+    double loss_sum = 0;
+    int64_t loss_count = 0;
+    DataBatch batch;
+    while (true) {
+      const Clock::time_point t0 = Clock::now();
+      if (!train.Next(&batch)) break;
+      const Clock::time_point t1 = Clock::now();
+      if (options.rng != nullptr) exec_->SetSeed((*options.rng)());
+      Forward(batch, true);
+      Backward();
+      Update();
+      BatchEndInfo info;
+      info.epoch = epoch;
+      info.batch = index;
+      info.num_batches = train.NumBatches();
+      info.num_update = optimizer_->num_update();
+      info.samples = batch.data.front().shape()[0] - batch.pad;
+      info.lr = optimizer_->learning_rate();
+      info.loss = CheckedLoss(batch, epoch, index);  // waits for the forward pass only
+      UpdateMetrics(metrics, batch);
+      info.metrics = Values(metrics);
+      info.data_seconds = Seconds(t0, t1);
+      info.batch_seconds = Seconds(t0, Clock::now());
+      samples += info.samples;
+      if (std::isfinite(info.loss)) {
+        loss_sum += info.loss;
+        ++loss_count;
+      }
+      ++index;
+      if (options.batch_end) options.batch_end(info);
+      const bool max_reached = options.max_updates > 0 && info.num_update >= options.max_updates;
+      if (info.stop || max_reached) {
+        result.status = info.stop ? FitResult::Status::kStopped : FitResult::Status::kMaxUpdates;
+        result.epoch = epoch;
+        result.batch_in_epoch = index;
+        // A run stopped exactly at the end of an epoch continues with the next one.
+        if (index >= train.NumBatches()) {
+          result.epoch = epoch + 1;
+          result.batch_in_epoch = 0;
+        }
+        return result;
+      }
+    }
+    EpochEndInfo end;
+    end.epoch = epoch;
+    end.num_update = optimizer_->num_update();
+    end.samples = samples;
+    end.loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count) : std::nan("");
+    end.train = Values(metrics);
+    if (val != nullptr) end.val = Score(*val, options.metrics, options.top_k);
+    end.seconds = Seconds(epoch_start, Clock::now());
+    if (options.epoch_end) options.epoch_end(end);
+    if (end.stop) {
+      result.status = FitResult::Status::kStopped;
+      result.epoch = epoch + 1;
+      result.batch_in_epoch = 0;
+      return result;
+    }
+  }
+  result.status = FitResult::Status::kCompleted;
+  result.epoch = options.num_epochs;
+  result.batch_in_epoch = 0;
+  return result;
+}
+
+std::vector<std::pair<std::string, double>> Module::Score(DataIter& data,
+                                                          const std::vector<std::string>& metrics,
+                                                          int top_k) {
+  CheckBound("Score");
+  auto evals = MakeMetrics(metrics, top_k);
+  data.Reset(0);
+  DataBatch batch;
+  while (data.Next(&batch)) {
+    Forward(batch, false);
+    UpdateMetrics(evals, batch);
+  }
+  return Values(evals);
+}
+
+NDArray Module::Predict(DataIter& data) {
+  CheckBound("Predict");
+  data.Reset(0);
+  DataBatch batch;
+  std::vector<float> rows;
+  Shape row_shape;
+  int64_t count = 0;
+  while (data.Next(&batch)) {
+    Forward(batch, false);
+    const NDArray& out = GetOutputs().front();
+    const std::vector<float> v = As(out, DType::kFloat32).ToVector<float>();
+    const int64_t n = out.shape()[0];
+    const int64_t valid = n - batch.pad;
+    const size_t per_row = v.size() / static_cast<size_t>(n);
+    rows.insert(rows.end(), v.begin(), v.begin() + static_cast<ptrdiff_t>(valid * per_row));
+    std::vector<int64_t> dims(out.shape().dims().begin() + 1, out.shape().dims().end());
+    row_shape = Shape(dims);
+    count += valid;
+  }
+  std::vector<int64_t> dims = {count};
+  dims.insert(dims.end(), row_shape.dims().begin(), row_shape.dims().end());
+  return NDArray::FromHost<float>(rows, Shape(dims));
+}
+
+std::string Module::SaveCheckpoint(const std::string& prefix, int64_t epoch) const {
+  CheckBound("SaveCheckpoint");
+  WriteFileAtomic(prefix + "-symbol.json", symbol_.ToJSON());
+  auto [args, aux] = GetParams();
+  NamedArrays all;
+  for (auto& [name, a] : args) all["arg:" + name] = a;
+  for (auto& [name, a] : aux) all["aux:" + name] = a;
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), "-%04lld.params", static_cast<long long>(epoch));
+  const std::string path = prefix + suffix;
+  SaveMXNetParams(path, all);
+  return path;
+}
+
+MXNetCheckpoint Module::LoadCheckpoint(const std::string& prefix, int64_t epoch) {
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), "-%04lld.params", static_cast<long long>(epoch));
+  const std::string path = prefix + suffix;
+  MXNetCheckpoint ckpt;
+  ckpt.symbol = Symbol::Load(prefix + "-symbol.json");
+  std::tie(ckpt.arg_params, ckpt.aux_params) = SplitArgAux(LoadMXNetParams(path), path);
+  return ckpt;
+}
+
+}  // namespace loom::train

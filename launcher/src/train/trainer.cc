@@ -1,0 +1,539 @@
+// RunExperiment: one training run from a resolved experiment (see trainer.h for the run directory,
+// resume rules and exit statuses).
+#include "loom/train/trainer.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "loom/train/atomic_file.h"
+#include "loom/train/checkpoint.h"
+#include "loom/train/config.h"
+#include "loom/train/event_writer.h"
+#include "loom/train/metrics_log.h"
+#include "loom/train/models.h"
+#include "loom/train/progress.h"
+#include "operators/cpu/parallel.h"
+
+namespace loom::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Set by the SIGINT handler; the training loop checks it after every batch. Only an atomic store
+// happens in the handler (async-signal-safe).
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void OnSigint(int) { g_interrupted.store(true, std::memory_order_relaxed); }
+
+// Installs the SIGINT handler for the run's duration. SA_RESETHAND: a second Ctrl-C kills at once.
+class SigintGuard {
+ public:
+  SigintGuard() {
+    g_interrupted.store(false);
+    struct sigaction action {};
+    action.sa_handler = OnSigint;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &action, &previous_);
+  }
+  ~SigintGuard() { sigaction(SIGINT, &previous_, nullptr); }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+};
+
+std::string Timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+std::string EpochTag(int64_t epoch) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%04lld", static_cast<long long>(epoch));
+  return buf;
+}
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
+}
+
+// The newest run directory of the experiment (timestamps sort by name) that has a checkpoint.
+std::optional<fs::path> NewestRunWithCheckpoint(const fs::path& experiment_root) {
+  std::error_code ec;
+  if (!fs::is_directory(experiment_root, ec)) return std::nullopt;
+  std::vector<fs::path> runs;
+  for (const auto& entry : fs::directory_iterator(experiment_root, ec)) {
+    if (entry.is_directory()) runs.push_back(entry.path());
+  }
+  std::sort(runs.rbegin(), runs.rend());
+  for (const fs::path& run : runs) {
+    if (fs::exists(run / "checkpoints" / "last_checkpoint")) return run;
+  }
+  return std::nullopt;
+}
+
+// A fresh directory under root: <root>/<stamp>, or <stamp>-2, -3, ... when taken.
+fs::path NewRunDir(const fs::path& root) {
+  const std::string stamp = Timestamp();
+  fs::path dir = root / stamp;
+  for (int i = 2; fs::exists(dir); ++i) dir = root / (stamp + "-" + std::to_string(i));
+  return dir;
+}
+
+struct Plan {
+  fs::path run_dir;
+  std::optional<std::string> resume_from;
+};
+
+Plan PlanRun(const proto::Experiment& exp) {
+  const proto::Logging& log = exp.logging();
+  const std::string& resume = exp.checkpoint().resume();
+  const fs::path experiment_root = fs::path(log.run_root()) / exp.name();
+  Plan plan;
+  if (resume == "no") {
+    plan.run_dir = log.has_run_dir() && !log.run_dir().empty() ? fs::path(log.run_dir())
+                                                               : NewRunDir(experiment_root);
+  } else if (resume == "auto") {
+    if (log.has_run_dir() && !log.run_dir().empty()) {
+      plan.run_dir = log.run_dir();
+    } else if (auto newest = NewestRunWithCheckpoint(experiment_root)) {
+      plan.run_dir = *newest;
+    } else {
+      plan.run_dir = NewRunDir(experiment_root);
+    }
+    plan.resume_from = CheckpointDir((plan.run_dir / "checkpoints").string()).Latest();
+  } else {
+    LOOM_CHECK_TYPED(ConfigError, fs::is_regular_file(resume),
+                     "checkpoint.resume: expected no, auto or a checkpoint file but '", resume,
+                     "' is not a file");
+    plan.resume_from = resume;
+    plan.run_dir = log.has_run_dir() && !log.run_dir().empty() ? fs::path(log.run_dir())
+                                                               : NewRunDir(experiment_root);
+  }
+  return plan;
+}
+
+// A checkpoint must never hold a diverged state: an update can turn parameters non-finite one
+// batch before the outputs show it.
+void CheckFinite(const proto::Tensor& t, int64_t epoch, int64_t batch_in_epoch) {
+  if (t.dtype() != static_cast<int>(DType::kFloat32)) return;
+  const std::string& bytes = t.data();
+  for (size_t i = 0; i + sizeof(float) <= bytes.size(); i += sizeof(float)) {
+    float v;
+    std::memcpy(&v, bytes.data() + i, sizeof(float));
+    if (!std::isfinite(v)) {
+      std::ostringstream os;
+      os << "training diverged ";
+      if (batch_in_epoch > 0) {
+        os << "at epoch " << epoch + 1 << " batch " << batch_in_epoch;
+      } else {
+        os << "by the end of epoch " << epoch;
+      }
+      os << ": parameter '" << t.name() << "' holds " << (std::isnan(v) ? "NaN" : "Inf")
+         << " after the update; lower optimizer.lr or set optimizer.clip_global_norm";
+      throw DivergedError(os.str(), epoch, std::max<int64_t>(0, batch_in_epoch - 1));
+    }
+  }
+}
+
+std::string OverridesYaml(const std::vector<std::string>& overrides) {
+  if (overrides.empty()) return "[]\n";
+  std::string s;
+  for (const std::string& o : overrides) s += "- " + Quote(o) + "\n";
+  return s;
+}
+
+class Run {
+ public:
+  Run(const proto::Experiment& exp, std::ostream& out, std::ostream& err,
+      const RunOptions& options)
+      : exp_(exp), out_(out), err_(err), options_(options) {}
+
+  int Execute();
+
+ private:
+  void Setup();
+  void Resume(const std::string& path);
+  std::string SaveCheckpoint(const std::string& tag, int64_t epoch, int64_t batch_in_epoch);
+  void SaveMXNet(int64_t epoch);
+  void OnBatch(BatchEndInfo& info);
+  void OnEpoch(EpochEndInfo& info);
+  void Report(const std::vector<std::pair<std::string, double>>& metrics, int64_t epochs_done);
+
+  const proto::Experiment& exp_;
+  std::ostream& out_;
+  std::ostream& err_;
+  const RunOptions& options_;
+  Plan plan_;
+  std::unique_ptr<DataIter> train_;
+  std::unique_ptr<DataIter> val_;
+  std::unique_ptr<Module> module_;
+  std::mt19937_64 rng_;
+  int64_t begin_epoch_ = 0;
+  int64_t begin_batch_ = 0;
+  std::unique_ptr<CheckpointDir> ckpt_dir_;
+  std::unique_ptr<MetricsLog> metrics_log_;
+  std::unique_ptr<EventWriter> events_;
+  std::unique_ptr<Progress> progress_;
+  std::map<std::string, double> latest_metrics_;
+  std::string last_checkpoint_;
+  std::vector<std::string> checkpoints_;
+  Clock::time_point start_;
+};
+
+void Run::Setup() {
+  const proto::Trainer& tr = exp_.trainer();
+  if (tr.threads() > 0) cpu::SetKernelThreads(tr.threads());
+  LOOM_CHECK_TYPED(ConfigError, tr.context().find(',') == std::string::npos,
+                   "trainer.context: several devices ('", tr.context(),
+                   "') need data-parallel training, which this build does not have yet; "
+                   "give one device such as cpu or cpu(1)");
+  Context ctx;
+  try {
+    ctx = Context::Parse(tr.context());
+  } catch (const Error& e) {
+    throw ConfigError("trainer.context: " + e.message());
+  }
+  ContextMap group2ctx;
+  for (const auto& [group, device] : tr.group2ctx()) {
+    try {
+      group2ctx[group] = Context::Parse(device);
+    } catch (const Error& e) {
+      throw ConfigError("trainer.group2ctx." + group + ": " + e.message());
+    }
+  }
+
+  plan_ = PlanRun(exp_);
+  fs::create_directories(plan_.run_dir);
+  WriteFileAtomic((plan_.run_dir / "config.yaml").string(), ExperimentToYaml(exp_));
+  WriteFileAtomic((plan_.run_dir / "overrides.yaml").string(), OverridesYaml(options_.overrides));
+
+  // Data: flatten samples for models that want flat inputs unless the experiment says otherwise.
+  proto::Data data = exp_.data();
+  if (!data.has_flatten()) data.set_flatten(ModelWantsFlatData(exp_.model()));
+  DataIterOptions train_options;
+  train_options.seed = tr.seed();
+  train_options.is_train = true;
+  train_ = CreateDataIter(data.train(), data, train_options);
+  if (data.has_val()) {
+    DataIterOptions val_options = train_options;
+    val_options.is_train = false;
+    val_ = CreateDataIter(data.val(), data, val_options);
+  }
+  const std::vector<DataDesc> data_descs = train_->ProvideData();
+  LOOM_CHECK_TYPED(ConfigError, !data_descs.empty(), "data: the iterator provides no inputs");
+  const Shape& batch_shape = data_descs.front().shape;
+  const Shape sample_shape(std::vector<int64_t>(batch_shape.begin() + 1, batch_shape.end()));
+
+  Symbol symbol = BuildModel(exp_.model(), sample_shape);
+  std::vector<std::string> data_names, label_names;
+  for (const DataDesc& d : data_descs) data_names.push_back(d.name);
+  for (const DataDesc& l : train_->ProvideLabel()) label_names.push_back(l.name);
+  module_ = std::make_unique<Module>(symbol, data_names, label_names, ctx, group2ctx);
+  module_->Bind(data_descs, train_->ProvideLabel(), /*for_training=*/true, tr.grad_req());
+
+  rng_.seed(tr.seed());
+  NamedArrays arg_params, aux_params;
+  if (exp_.model().has_params() && !exp_.model().params().empty()) {
+    std::tie(arg_params, aux_params) =
+        SplitArgAux(LoadMXNetParams(exp_.model().params()), exp_.model().params());
+  }
+  const ParamLoadReport report = module_->InitParams(*Initializer::Create(tr.initializer()), rng_,
+                                                     arg_params, aux_params);
+  if (!arg_params.empty() || !aux_params.empty()) {
+    err_ << "loaded " << report.loaded.size() << " parameters from " << exp_.model().params()
+         << "\n"
+         << report.ToString() << std::flush;
+  }
+  int64_t total_updates = tr.epochs() * train_->NumBatches();
+  if (tr.max_updates() > 0) total_updates = std::min(total_updates, tr.max_updates());
+  module_->InitOptimizer(exp_.optimizer(), total_updates);
+
+  if (plan_.resume_from) Resume(*plan_.resume_from);
+
+  const proto::Checkpoint& ck = exp_.checkpoint();
+  ckpt_dir_ = std::make_unique<CheckpointDir>((plan_.run_dir / "checkpoints").string(), ck.keep());
+  metrics_log_ = std::make_unique<MetricsLog>((plan_.run_dir / "metrics.jsonl").string());
+  if (exp_.logging().tensorboard()) events_ = std::make_unique<EventWriter>(plan_.run_dir.string());
+  const bool is_tty = options_.is_tty.value_or(&out_ == &std::cout && isatty(STDOUT_FILENO) != 0);
+  progress_ = std::make_unique<Progress>(out_, ResolveProgressMode(exp_.logging().progress(), is_tty),
+                                         exp_.logging().log_every(), tr.epochs());
+
+  int64_t num_params = 0;
+  for (const std::string& name : module_->param_names()) {
+    num_params += module_->executor().arg_dict().at(name).size();
+  }
+  out_ << "run directory: " << plan_.run_dir.string() << "\n"
+       << "model: "
+       << (exp_.model().has_builtin() ? exp_.model().builtin() : exp_.model().symbol()) << ", "
+       << num_params << " parameters; data: " << train_->NumSamples() << " training samples ("
+       << train_->NumBatches() << " batches of " << train_->BatchSize() << ")";
+  if (val_) out_ << ", " << val_->NumSamples() << " validation samples";
+  out_ << "\n";
+  if (plan_.resume_from) {
+    out_ << "resuming from " << *plan_.resume_from << " at epoch " << begin_epoch_ + 1
+         << " batch " << begin_batch_ << "\n";
+  }
+  out_ << std::flush;
+}
+
+void Run::Resume(const std::string& path) {
+  const proto::CheckpointFile ckpt = LoadCheckpoint(path);
+  NamedArrays args, aux;
+  for (const proto::Tensor& t : ckpt.arg_params()) args[t.name()] = FromTensor(t);
+  for (const proto::Tensor& t : ckpt.aux_params()) aux[t.name()] = FromTensor(t);
+  try {
+    module_->SetParams(args, aux, /*allow_missing=*/false, /*allow_extra=*/false);
+  } catch (const ConfigError& e) {
+    throw CheckpointError(path + ": the checkpoint does not fit the model: " + e.message());
+  }
+  std::map<std::string, NDArray> state;
+  for (const proto::Tensor& t : ckpt.optimizer_state()) state[t.name()] = FromTensor(t);
+  module_->optimizer().LoadState(state, ckpt.num_update());
+  if (ckpt.has_rng_state()) {
+    std::istringstream is(ckpt.rng_state());
+    is >> rng_;
+    LOOM_CHECK_TYPED(CheckpointError, !is.fail(), path, ": rng_state: expected a std::mt19937_64 "
+                     "state but could not read it");
+  }
+  begin_epoch_ = ckpt.epoch();
+  begin_batch_ = ckpt.batch_in_epoch();
+  for (const auto& [key, value] : ckpt.metrics()) latest_metrics_[key] = value;
+  last_checkpoint_ = path;
+}
+
+std::string Run::SaveCheckpoint(const std::string& tag, int64_t epoch, int64_t batch_in_epoch) {
+  proto::CheckpointFile ckpt;
+  *ckpt.mutable_config() = exp_;
+  ckpt.set_symbol_json(module_->symbol().ToJSON());
+  auto [args, aux] = module_->GetParams();
+  for (const auto& [name, a] : args) {
+    *ckpt.add_arg_params() = ToTensor(a, name);
+    CheckFinite(ckpt.arg_params(ckpt.arg_params_size() - 1), epoch, batch_in_epoch);
+  }
+  for (const auto& [name, a] : aux) *ckpt.add_aux_params() = ToTensor(a, name);
+  for (const auto& [name, a] : module_->optimizer().State()) {
+    *ckpt.add_optimizer_state() = ToTensor(a, name);
+  }
+  ckpt.set_num_update(module_->optimizer().num_update());
+  ckpt.set_epoch(epoch);
+  ckpt.set_batch_in_epoch(batch_in_epoch);
+  std::ostringstream rng;
+  rng << rng_;
+  ckpt.set_rng_state(rng.str());
+  for (const auto& [key, value] : latest_metrics_) (*ckpt.mutable_metrics())[key] = value;
+  const std::string path = ckpt_dir_->Save(ckpt, tag);
+  last_checkpoint_ = path;
+  checkpoints_.push_back(path);
+  return path;
+}
+
+void Run::SaveMXNet(int64_t epoch) {
+  if (!exp_.checkpoint().mxnet_format()) return;
+  module_->SaveCheckpoint((plan_.run_dir / exp_.name()).string(), epoch);
+}
+
+void Run::OnBatch(BatchEndInfo& info) {
+  BatchStats stats;
+  stats.batch = info.batch;
+  stats.samples = info.samples;
+  stats.loss = info.loss;
+  stats.metrics = info.metrics;
+  stats.lr = info.lr;
+  stats.batch_seconds = info.batch_seconds;
+  stats.data_seconds = info.data_seconds;
+  progress_->Batch(stats);
+  const int log_every = std::max(1, exp_.logging().log_every());
+  if ((info.batch + 1) % log_every == 0) {
+    std::vector<std::pair<std::string, double>> values = {
+        {"epoch", static_cast<double>(info.epoch + 1)},
+        {"iter", static_cast<double>(info.batch + 1)},
+        {"update", static_cast<double>(info.num_update)},
+        {"loss", info.loss}};
+    for (const auto& [name, value] : info.metrics) values.emplace_back("train_" + name, value);
+    values.emplace_back("lr", info.lr);
+    values.emplace_back("samples_per_s",
+                        info.batch_seconds > 0 ? info.samples / info.batch_seconds : 0.0);
+    values.emplace_back("time", info.batch_seconds);
+    values.emplace_back("data_time", info.data_seconds);
+    metrics_log_->Write(values, {{"phase", "train"}});
+    if (events_) {
+      if (std::isfinite(info.loss)) events_->AddScalar("train/loss", info.loss, info.num_update);
+      for (const auto& [name, value] : info.metrics) {
+        events_->AddScalar("train/" + name, value, info.num_update);
+      }
+      events_->AddScalar("train/lr", info.lr, info.num_update);
+    }
+  }
+  const int64_t every_updates = exp_.checkpoint().every_updates();
+  if (every_updates > 0 && info.num_update % every_updates == 0) {
+    SaveCheckpoint(CheckpointDir::UpdateTag(info.num_update), info.epoch, info.batch + 1);
+  }
+  if (options_.on_batch_end) options_.on_batch_end(info);
+  if (g_interrupted.load(std::memory_order_relaxed)) info.stop = true;
+}
+
+void Run::OnEpoch(EpochEndInfo& info) {
+  EpochSummary summary;
+  summary.epoch = info.epoch;
+  summary.seconds = info.seconds;
+  summary.samples_per_second = info.seconds > 0 ? info.samples / info.seconds : 0;
+  summary.loss = info.loss;
+  summary.train = info.train;
+  summary.val = info.val;
+  progress_->EndEpoch(summary);
+
+  latest_metrics_.clear();
+  std::vector<std::pair<std::string, double>> values = {
+      {"epoch", static_cast<double>(info.epoch + 1)},
+      {"update", static_cast<double>(info.num_update)},
+      {"loss", info.loss}};
+  latest_metrics_["loss"] = info.loss;
+  for (const auto& [name, value] : info.train) {
+    values.emplace_back("train_" + name, value);
+    latest_metrics_["train_" + name] = value;
+  }
+  for (const auto& [name, value] : info.val) {
+    values.emplace_back("val_" + name, value);
+    latest_metrics_["val_" + name] = value;
+  }
+  values.emplace_back("time", info.seconds);
+  values.emplace_back("samples_per_s", summary.samples_per_second);
+  metrics_log_->Write(values, {{"phase", "epoch"}});
+  if (events_) {
+    for (const auto& [name, value] : values) {
+      if (name == "epoch" || name == "update" || !std::isfinite(value)) continue;
+      const bool val = name.starts_with("val_");
+      const std::string tag = name.starts_with("train_") ? "epoch/train_" + name.substr(6)
+                              : val                       ? "epoch/val_" + name.substr(4)
+                                                          : "epoch/" + name;
+      events_->AddScalar(tag, value, info.num_update);
+    }
+    events_->Flush();
+  }
+  const int64_t done = info.epoch + 1;
+  const int every = exp_.checkpoint().every_epochs();
+  if (every > 0 && done % every == 0 && done < exp_.trainer().epochs()) {
+    SaveCheckpoint(EpochTag(done), done, 0);
+    SaveMXNet(done);
+  }
+  if (g_interrupted.load(std::memory_order_relaxed)) info.stop = true;
+}
+
+void Run::Report(const std::vector<std::pair<std::string, double>>& metrics, int64_t epochs_done) {
+  if (options_.report == nullptr) return;
+  RunReport& r = *options_.report;
+  r.run_dir = plan_.run_dir.string();
+  r.checkpoints = checkpoints_;
+  r.resumed_from = plan_.resume_from.value_or("");
+  r.final_metrics = metrics;
+  r.epochs_done = epochs_done;
+  r.num_update = module_ ? module_->optimizer().num_update() : 0;
+  r.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+}
+
+int Run::Execute() {
+  start_ = Clock::now();
+  Setup();
+  const proto::Trainer& tr = exp_.trainer();
+  std::vector<std::pair<std::string, double>> final_metrics;
+  auto collect = [&] {
+    final_metrics.assign(latest_metrics_.begin(), latest_metrics_.end());
+  };
+  if (begin_epoch_ >= tr.epochs()) {
+    out_ << "nothing to do: the checkpoint is at epoch " << begin_epoch_ << " of "
+         << tr.epochs() << " (raise trainer.epochs to train on)\n";
+    collect();
+    Report(final_metrics, begin_epoch_);
+    return kExitOk;
+  }
+  SigintGuard sigint;
+  FitOptions fit;
+  fit.begin_epoch = begin_epoch_;
+  fit.num_epochs = tr.epochs();
+  fit.begin_batch = begin_batch_;
+  fit.max_updates = tr.max_updates();
+  fit.metrics.assign(tr.metrics().begin(), tr.metrics().end());
+  if (fit.metrics.empty()) fit.metrics = {"accuracy"};
+  fit.top_k = tr.top_k();
+  fit.rng = &rng_;
+  fit.epoch_begin = [&](int64_t epoch, int64_t first_batch, int64_t num_batches) {
+    progress_->BeginEpoch(epoch, num_batches, first_batch);
+  };
+  fit.batch_end = [&](BatchEndInfo& info) { OnBatch(info); };
+  fit.epoch_end = [&](EpochEndInfo& info) { OnEpoch(info); };
+
+  FitResult result;
+  try {
+    result = module_->Fit(*train_, val_.get(), fit);
+  } catch (const DivergedError& e) {
+    progress_->Interrupt();
+    err_ << "loom train: " << e.message() << "\n";
+    err_ << (last_checkpoint_.empty()
+                 ? std::string("no checkpoint was written before it")
+                 : "the last good checkpoint is " + last_checkpoint_)
+         << "\n";
+    collect();
+    Report(final_metrics, e.epoch());
+    return kExitFailure;
+  }
+  if (result.status == FitResult::Status::kStopped && g_interrupted.load()) {
+    progress_->Interrupt();
+    const std::string path = SaveCheckpoint("interrupted", result.epoch, result.batch_in_epoch);
+    err_ << "loom train: interrupted at epoch " << result.epoch + 1 << " batch "
+         << result.batch_in_epoch << "; checkpoint saved to " << path
+         << "\nresume with: checkpoint.resume=auto logging.run_dir=" << plan_.run_dir.string()
+         << "\n";
+    collect();
+    Report(final_metrics, result.epoch);
+    return kExitInterrupted;
+  }
+  SaveCheckpoint("final", result.epoch, result.batch_in_epoch);
+  SaveMXNet(result.epoch);
+  collect();
+  Report(final_metrics, result.epoch);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  out_ << "done in " << static_cast<int64_t>(std::lround(seconds)) << "s";
+  for (const auto& [key, value] : final_metrics) {
+    if (key.starts_with("val_")) out_ << ", " << key << " " << value;
+  }
+  out_ << "; checkpoint " << last_checkpoint_ << "\n" << std::flush;
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunExperiment(const proto::Experiment& experiment, std::ostream& out, std::ostream& err,
+                  const RunOptions& options) {
+  try {
+    ValidateExperiment(experiment);
+    Run run(experiment, out, err, options);
+    return run.Execute();
+  } catch (const ConfigError& e) {
+    err << "loom train: " << e.what() << "\n";
+    return kExitConfigError;
+  } catch (const std::exception& e) {
+    err << "loom train: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace loom::train
