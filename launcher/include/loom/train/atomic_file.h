@@ -26,8 +26,9 @@ void WriteFileAtomic(const std::string& path, std::string_view bytes);
 std::string ReadFile(const std::string& path);
 
 namespace detail {
-/// Test seam: while set, every WriteFileAtomic fails with an IoError ("injected failure") after
-/// writing `bytes` bytes of the temporary file, as a full disk would. std::nullopt turns it off.
+/// Test seam: while set, every WriteFileAtomic of more than `bytes` bytes writes the first `bytes`
+/// bytes of its temporary file and then fails as a full disk would (IoError "injected failure"),
+/// cleaning up as for any failure; shorter writes succeed. std::nullopt turns it off.
 /// Process-wide; for tests only (the trainer's "checkpoint write fails half way" test uses it).
 void SetWriteFailureAfterBytesForTesting(std::optional<uint64_t> bytes);
 }  // namespace detail

@@ -5,9 +5,11 @@
 //   loom::NDArray w = params.at("arg:fc1_weight");      // "arg:<name>" and "aux:<name>" keys
 //   loom::train::SaveMXNetParams("net1-0002.params", params);   // mx.nd.load reads it
 //
-// Reading accepts MXNet's current array records (magic 0xF993FAC9), the older V1 records
-// (0xF993FAC8, int64 dimensions) and the oldest ones without magic (uint32 dimensions); dense
-// arrays of every dtype loom::DType has. Writing produces the current records, context cpu(0).
+// Reading accepts MXNet's current array records (magic 0xF993FAC9), its numpy-shape records
+// (0xF993FACA), the older V1 records (0xF993FAC8, int64 dimensions) and the oldest ones without
+// magic (uint32 dimensions); dense arrays of every dtype loom::DType has (sparse arrays and MXNet's
+// int16/uint16/uint32/uint64/bfloat16 throw NotSupportedError). Writing produces current records
+// with context cpu(0).
 // Every corrupt or truncated file throws loom::DataError naming the file, the byte offset and
 // what was expected there; sizes are checked against the bytes left before anything is allocated,
 // so no input makes the reader allocate more than the file's size. Reentrant; arrays are created
@@ -32,9 +34,10 @@ using NamedArrays = std::map<std::string, NDArray>;
 NamedArrays LoadMXNetParams(const std::string& path);
 
 /// @brief Writes `arrays` (in key order) as MXNet's named NDArray list, atomically
-/// (WriteFileAtomic). None arrays are written as MXNet writes them (shape only).
-/// @throws IoError on write failure; NotSupportedError for a 0-dimensional array (MXNet 1.x
-/// files cannot hold one outside numpy-shape mode).
+/// (WriteFileAtomic). None arrays are written as MXNet writes them (shape only). Arrays of shape
+/// () or with a zero dimension, which MXNet 1.x only has in numpy-shape mode, get numpy-shape
+/// records (magic 0xF993FACA): MXNet loads such files inside `mx.util.np_shape(True)`.
+/// @throws IoError on write failure.
 void SaveMXNetParams(const std::string& path, const NamedArrays& arrays);
 
 /// An NDArray list as stored: the arrays in file order and their names (empty when the list was
@@ -49,7 +52,7 @@ struct MXNetArrayList {
 MXNetArrayList ParseMXNetArrayList(std::string_view bytes, const std::string& name_for_errors);
 
 /// @brief The bytes of an NDArray-list file holding `list` (names empty or one per array).
-/// @throws loom::Error when the name count does not match; NotSupportedError as SaveMXNetParams.
+/// @throws loom::Error when the name count does not match.
 std::string SerializeMXNetArrayList(const MXNetArrayList& list);
 
 }  // namespace loom::train
