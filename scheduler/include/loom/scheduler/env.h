@@ -25,6 +25,14 @@ inline constexpr const char* kExecBulkSize = "LOOM_EXEC_BULK_SIZE";
 /// produces one.
 inline constexpr const char* kCheckNan = "LOOM_CHECK_NAN";
 
+/// Seconds a started collective may wait for the other ranks before it fails with CommError
+/// naming the missing ranks (default 300; fractions allowed, e.g. 0.5).
+inline constexpr const char* kCommTimeout = "LOOM_COMM_TIMEOUT";
+/// This process's rank and the number of processes, for launchers that set no MPI, Slurm or
+/// torchrun variables (read first; see comm/include/loom/comm/launch.h).
+inline constexpr const char* kRank = "LOOM_RANK";
+inline constexpr const char* kWorldSize = "LOOM_WORLD_SIZE";
+
 /// The variable's value, or fallback when unset or empty.
 std::string GetString(const char* name, const std::string& fallback);
 /// The variable parsed as an integer, or fallback when unset; throws loom::Error naming the
