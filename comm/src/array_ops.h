@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "cuda/gpu_sum.h"
 #include "loom/core/ndarray.h"
 
 namespace loom::comm::detail {
@@ -21,8 +22,5 @@ void PushPack(const std::vector<NDArray>& srcs, const std::vector<size_t>& offse
 /// The inverse of PushPack.
 void PushUnpack(const NDArray& src, const std::vector<size_t>& offsets,
                 const std::vector<NDArray>& dsts, int priority);
-
-/// out[i] = sum over k < n of srcs[k][i] on a GPU stream (cuda/gpu_sum.cu; a CUDA build only).
-void GpuSum(DType dtype, const void* const* srcs, int n, void* out, size_t count, void* stream);
 
 }  // namespace loom::comm::detail

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <string>
 
-#include "../array_ops.h"
+#include "gpu_sum.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::comm::detail {

@@ -85,8 +85,6 @@ class NcclCommunicator final : public ThreadedCommunicator {
   Context device() const override { return Context::GPU(device_); }
 
  protected:
-  FnProperty PushProperty(Context) const override { return FnProperty::kNoSkip; }
-
   void Arrive(Request& req) override {
     if (req.op == CollectiveOp::kBarrier) return;
     auto ready = std::make_shared<Event>(device_);
