@@ -35,15 +35,15 @@ class TrainerTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  // 4-class synthetic data (20 features): 256 training samples in batches of 32 (8 batches per
+  // 4-class synthetic data (40 features, ~99% separable): 256 training samples in batches of 32 (8 batches per
   // epoch), 128 validation samples; an MLP with one hidden layer of 32.
   proto::Experiment Synthetic(const std::string& run) const {
     proto::Experiment e = ParseExperiment(R"(
 name: synthetic_mlp
 model: {builtin: mlp, hidden: [32], num_classes: 4}
 data:
-  train: {source: synthetic, split: train, num_samples: 256, shape: [20], num_classes: 4, seed: 3}
-  val: {source: synthetic, split: test, num_samples: 128, shape: [20], num_classes: 4, seed: 3}
+  train: {source: synthetic, split: train, num_samples: 256, shape: [40], num_classes: 4, seed: 3}
+  val: {source: synthetic, split: test, num_samples: 128, shape: [40], num_classes: 4, seed: 3}
   batch_size: 32
 optimizer: {name: sgd, lr: 0.1, momentum: 0.9, wd: 0.0001}
 trainer: {epochs: 2, seed: 7, deterministic: true, metrics: [accuracy, cross_entropy]}
@@ -138,7 +138,7 @@ TEST_F(TrainerTest, SyntheticRunLearnsAndWritesTheRunDirectory) {
   // Checkpoints: epochs 1 and 2, then final (epoch 3); last_checkpoint names the final one.
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "ckpt-0001.pb"));
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "ckpt-0002.pb"));
-  EXPECT_EQ(ReadFile((run / "checkpoints" / "last_checkpoint").string()), "ckpt-final.pb");
+  EXPECT_EQ(ReadFile((run / "checkpoints" / "last_checkpoint").string()), "ckpt-final.pb\n");
   const proto::CheckpointFile final_ckpt = LoadCheckpoint((run / "checkpoints/ckpt-final.pb").string());
   EXPECT_EQ(final_ckpt.epoch(), 3);
   EXPECT_EQ(final_ckpt.batch_in_epoch(), 0);
@@ -212,7 +212,7 @@ TEST_F(TrainerTest, SigintFinishesTheBatchSavesAndReturns130ThenResumes) {
   const fs::path ckpt = root_ / "interrupted/checkpoints/ckpt-interrupted.pb";
   ASSERT_TRUE(fs::exists(ckpt));
   EXPECT_EQ(ReadFile((root_ / "interrupted/checkpoints/last_checkpoint").string()),
-            "ckpt-interrupted.pb");
+            "ckpt-interrupted.pb\n");
   const proto::CheckpointFile c = LoadCheckpoint(ckpt.string());
   EXPECT_EQ(c.epoch(), 0);
   EXPECT_EQ(c.batch_in_epoch(), 5);
@@ -261,7 +261,7 @@ TEST_F(TrainerTest, FailedCheckpointWriteLeavesThePreviousOneIntact) {
   EXPECT_EQ(status, kExitFailure);
   EXPECT_THAT(err_.str(), HasSubstr("injected failure"));
   const fs::path dir = root_ / "failing/checkpoints";
-  EXPECT_EQ(ReadFile((dir / "last_checkpoint").string()), "ckpt-0000002.pb");
+  EXPECT_EQ(ReadFile((dir / "last_checkpoint").string()), "ckpt-0000002.pb\n");
   EXPECT_EQ(LoadCheckpoint((dir / "ckpt-0000002.pb").string()).num_update(), 2);
   for (const auto& entry : fs::directory_iterator(dir)) {
     EXPECT_THAT(entry.path().filename().string(), ::testing::Not(HasSubstr(".tmp")));
@@ -298,7 +298,7 @@ TEST_F(TrainerTest, MXNetParamsFineTuneRoundTrip) {
   c.mutable_trainer()->set_epochs(1);
   ASSERT_EQ(Train(c), kExitOk) << err_.str();
   EXPECT_THAT(err_.str(), HasSubstr("Skip loading parameter 'fc1_weight' due to incompatible "
-                                    "shapes: (32,20) in the file but (16,20) in the model"));
+                                    "shapes: (32,40) in the file but (16,40) in the model"));
 }
 
 TEST_F(TrainerTest, SymbolWhoseInputsDoNotMatchTheDataIsAConfigError) {

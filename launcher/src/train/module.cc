@@ -204,33 +204,35 @@ ParamLoadReport Module::InitParams(const Initializer& init, std::mt19937_64& rng
     init(name, attrs_of(name), &target, &rng);
   }
   if (arg_params.empty() && aux_params.empty()) return {};
-  ParamLoadReport report = SetParams(arg_params, aux_params, true, true);
+  // fvcore's rule: load what fits, skip shape mismatches, report the rest.
+  std::vector<std::pair<NDArray, NDArray>> copies;
+  ParamLoadReport report = MatchParams(arg_params, aux_params, &copies);
   LOOM_CHECK_TYPED(ConfigError, !report.loaded.empty(),
                    "none of the given parameters fits the model:\n", report.ToString());
+  CopyIn(copies);
   return report;
 }
 
-ParamLoadReport Module::SetParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
-                                  bool allow_missing, bool allow_extra) {
+ParamLoadReport Module::MatchParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
+                                    std::vector<std::pair<NDArray, NDArray>>* copies) const {
   CheckBound("SetParams");
   ParamLoadReport report;
   std::set<std::string> seen;
-  auto load = [&](const std::string& name, const NDArray& given, const NDArray& target) {
+  auto match = [&](const std::string& name, const NDArray& given, const NDArray& target) {
+    seen.insert(name);
     if (given.shape() != target.shape()) {
       report.shape_mismatch.emplace_back(name, given.shape(), target.shape());
       return;
     }
-    NDArray dst = target;
-    dst.CopyFrom(As(given, target.dtype()));
+    copies->emplace_back(given, target);
     report.loaded.push_back(name);
-    seen.insert(name);
   };
   auto place = [&](const std::string& name, const NDArray& given) {
     if (auto it = exec_->arg_dict().find(name);
         it != exec_->arg_dict().end() && Contains(param_names_, name)) {
-      load(name, given, it->second);
+      match(name, given, it->second);
     } else if (auto aux = exec_->aux_dict().find(name); aux != exec_->aux_dict().end()) {
-      load(name, given, aux->second);
+      match(name, given, aux->second);
     } else if (!Contains(data_names_, name) && !Contains(label_names_, name)) {
       report.unexpected.push_back(name);
     }
@@ -243,10 +245,24 @@ ParamLoadReport Module::SetParams(const NamedArrays& arg_params, const NamedArra
   for (const std::string& name : aux_names_) {
     if (!seen.contains(name)) report.missing.push_back(name);
   }
+  return report;
+}
+
+void Module::CopyIn(const std::vector<std::pair<NDArray, NDArray>>& copies) {
+  for (const auto& [given, target] : copies) {
+    NDArray dst = target;
+    dst.CopyFrom(As(given, target.dtype()));
+  }
+}
+
+ParamLoadReport Module::SetParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
+                                  bool allow_missing, bool allow_extra) {
+  std::vector<std::pair<NDArray, NDArray>> copies;
+  ParamLoadReport report = MatchParams(arg_params, aux_params, &copies);
   const bool ok = report.shape_mismatch.empty() && (allow_missing || report.missing.empty()) &&
                   (allow_extra || report.unexpected.empty());
-  LOOM_CHECK_TYPED(ConfigError, ok || (allow_missing && allow_extra && report.shape_mismatch.empty()),
-                   "the parameters do not fit the model:\n", report.ToString());
+  LOOM_CHECK_TYPED(ConfigError, ok, "the parameters do not fit the model:\n", report.ToString());
+  CopyIn(copies);
   return report;
 }
 

@@ -249,6 +249,7 @@ void Run::Setup() {
   for (const DataDesc& l : train_->ProvideLabel()) label_names.push_back(l.name);
   module_ = std::make_unique<Module>(symbol, data_names, label_names, ctx, group2ctx);
   module_->Bind(data_descs, train_->ProvideLabel(), /*for_training=*/true, tr.grad_req());
+  module_->executor().SetSeed(tr.seed());
 
   rng_.seed(tr.seed());
   NamedArrays arg_params, aux_params;
@@ -474,7 +475,10 @@ int Run::Execute() {
   fit.metrics.assign(tr.metrics().begin(), tr.metrics().end());
   if (fit.metrics.empty()) fit.metrics = {"accuracy"};
   fit.top_k = tr.top_k();
-  fit.rng = &rng_;
+  // Deterministic runs reseed the random operators (dropout) before every batch from the trainer's
+  // generator, whose state checkpoints carry, so resumed runs draw the same masks; otherwise the
+  // executor's generators run on from trainer.seed.
+  fit.rng = tr.deterministic() ? &rng_ : nullptr;
   fit.epoch_begin = [&](int64_t epoch, int64_t first_batch, int64_t num_batches) {
     progress_->BeginEpoch(epoch, num_batches, first_batch);
   };

@@ -63,7 +63,7 @@ class DivergedError : public Error {
 /// What SetParams / InitParams did with given parameters, fvcore style.
 struct ParamLoadReport {
   std::vector<std::string> loaded;
-  /// Parameters of the network the given arrays lacked (they keep their initial values).
+  /// Parameters of the network no given array names (they keep their initial values).
   std::vector<std::string> missing;
   /// Given arrays the network has no parameter for (ignored).
   std::vector<std::string> unexpected;
@@ -166,8 +166,8 @@ class Module {
                              const NamedArrays& arg_params = {}, const NamedArrays& aux_params = {});
 
   /// Copies parameters in by name. Without allow_missing every parameter must be given; without
-  /// allow_extra no unknown name may be; shape mismatches always throw. ConfigError carries the
-  /// report's text.
+  /// allow_extra no unknown name may be; shape mismatches always fail. On failure nothing is
+  /// copied and the ConfigError carries the report's text.
   ParamLoadReport SetParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
                             bool allow_missing = false, bool allow_extra = false);
   /// Copies (pushed) of the parameters and auxiliary states, by name.
@@ -222,6 +222,10 @@ class Module {
 
  private:
   void CheckBound(const char* what) const;
+  // Which given arrays fit which parameters (no copying yet); fills (given, target) pairs.
+  ParamLoadReport MatchParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
+                              std::vector<std::pair<NDArray, NDArray>>* copies) const;
+  static void CopyIn(const std::vector<std::pair<NDArray, NDArray>>& copies);
   // The bound executor, or one reshaped from it when the batch's shapes differ (Score, Predict).
   Executor& ExecutorFor(const DataBatch& batch);
   // Loss of the last Forward's first output (mean cross-entropy over valid rows, NaN when the
