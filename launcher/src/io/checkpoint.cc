@@ -27,29 +27,22 @@ std::string TensorProblem(const proto::Tensor& t) {
     return loom::detail::StrCat("dtype: expected an MXNet type code 0..",
                                 static_cast<int>(DType::kCount) - 1, " but got ", t.dtype());
   }
-  const uint64_t element = DTypeSize(static_cast<DType>(t.dtype()));
-  // Computed against the data's size so that no product overflows.
-  const uint64_t have = t.data().size();
-  uint64_t need = element;
-  bool zero = false, more = false;
+  // The byte count, or overflow when it does not fit in 64 bits.
+  uint64_t need = DTypeSize(static_cast<DType>(t.dtype()));
+  bool overflow = false, zero = false;
   for (int i = 0; i < t.shape_size(); ++i) {
     const int64_t d = t.shape(i);
     if (d < 0) {
       return loom::detail::StrCat("shape[", i, "]: expected a dimension >= 0 but got ", d);
     }
-    if (d == 0) zero = true;
-    if (!zero && !more) {
-      if (need > have / static_cast<uint64_t>(d)) {
-        more = true;
-      } else {
-        need *= static_cast<uint64_t>(d);
-      }
-    }
+    zero = zero || d == 0;
+    overflow = overflow || __builtin_mul_overflow(need, static_cast<uint64_t>(d), &need);
   }
   if (zero) need = 0;
-  if (more && !zero) {
-    return loom::detail::StrCat("data: expected more bytes than the ", have,
-                                " present for its shape and dtype");
+  const uint64_t have = t.data().size();
+  if (overflow && !zero) {
+    return loom::detail::StrCat("data: expected more bytes than 2^64 for its shape and dtype but "
+                                "got ", have);
   }
   if (need != have) {
     return loom::detail::StrCat("data: expected ", need, " bytes (", t.shape_size(),

@@ -54,15 +54,16 @@ std::string Hex(uint64_t v) {
 
 // Reads the shape of array `index`; false for a none array.
 bool ReadShape(detail::ByteReader& in, uint32_t magic, size_t index, Shape* shape) {
-  const size_t at = in.offset();
+  // Legacy records start with the number of dimensions, already read as `magic`.
+  const bool legacy = magic != kArrayV1Magic && magic != kArrayV2Magic && magic != kArrayV3Magic;
+  const size_t at = legacy ? in.offset() - sizeof(uint32_t) : in.offset();
   int64_t ndim;
   if (magic == kArrayV1Magic || magic == kArrayV2Magic || magic == kArrayV3Magic) {
     ndim = in.Read<int32_t>("the number of dimensions");
   } else {
-    ndim = magic;  // legacy records start with the number of dimensions
+    ndim = magic;
   }
   if (magic == kArrayV3Magic ? ndim == -1 : ndim == 0) return false;
-  const bool legacy = magic != kArrayV1Magic && magic != kArrayV2Magic && magic != kArrayV3Magic;
   const uint64_t dim_bytes = legacy ? 4 : 8;
   // Checked against the bytes left first, so a corrupt count allocates nothing.
   if (ndim < 0 || static_cast<uint64_t>(ndim) > in.remaining() / dim_bytes) {
@@ -193,15 +194,19 @@ std::string SerializeMXNetArrayList(const MXNetArrayList& list) {
   Append(out, kListMagic);
   Append(out, uint64_t{0});
   Append(out, static_cast<uint64_t>(list.arrays.size()));
+  // MXNet 1.x reads shape () and zero dimensions as "unknown": a file holding such arrays is
+  // written as MXNet writes in numpy-shape mode (V3 records throughout, none arrays with ndim -1),
+  // which MXNet loads under mx.util.np_shape(True); it refuses V2 and V3 records mixed in one file.
+  bool numpy_shape = false;
   for (const NDArray& a : list.arrays) {
-    // MXNet 1.x reads shape () and zero dimensions as "unknown": such arrays need the numpy-shape
-    // record (V3), which MXNet loads under mx.util.np_shape(True).
-    bool numpy_shape = !a.is_none() && a.shape().ndim() == 0;
+    numpy_shape = numpy_shape || (!a.is_none() && a.shape().ndim() == 0);
     for (int64_t d : a.shape()) numpy_shape = numpy_shape || d == 0;
+  }
+  for (const NDArray& a : list.arrays) {
     Append(out, numpy_shape ? kArrayV3Magic : kArrayV2Magic);
     Append(out, kDefaultStorage);
     if (a.is_none()) {
-      Append(out, int32_t{0});  // what MXNet writes for a none array
+      Append(out, numpy_shape ? int32_t{-1} : int32_t{0});  // MXNet's none array
       continue;
     }
     Append(out, static_cast<int32_t>(a.shape().ndim()));

@@ -34,9 +34,10 @@ using NamedArrays = std::map<std::string, NDArray>;
 NamedArrays LoadMXNetParams(const std::string& path);
 
 /// @brief Writes `arrays` (in key order) as MXNet's named NDArray list, atomically
-/// (WriteFileAtomic). None arrays are written as MXNet writes them (shape only). Arrays of shape
-/// () or with a zero dimension, which MXNet 1.x only has in numpy-shape mode, get numpy-shape
-/// records (magic 0xF993FACA): MXNet loads such files inside `mx.util.np_shape(True)`.
+/// (WriteFileAtomic). None arrays are written as MXNet writes them (shape only). A file holding
+/// an array of shape () or with a zero dimension, which MXNet 1.x only has in numpy-shape mode,
+/// is written with numpy-shape records throughout (magic 0xF993FACA), as MXNet writes in that
+/// mode: MXNet loads it inside `mx.util.np_shape(True)`; other files load in MXNet's default mode.
 /// @throws IoError on write failure.
 void SaveMXNetParams(const std::string& path, const NamedArrays& arrays);
 
