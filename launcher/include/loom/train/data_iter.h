@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,7 +47,7 @@ struct DataDesc {
 
 /// One batch. Rows past batch size - pad repeat earlier samples and must be ignored.
 struct DataBatch {
-  std::vector<NDArray> data;   // one per ProvideData() entry, CPU, float32 (images scaled/normalised)
+  std::vector<NDArray> data;   // one per ProvideData() entry, CPU, float32 (images normalised)
   std::vector<NDArray> label;  // one per ProvideLabel() entry, CPU, float32 class indices
   int64_t pad = 0;             // trailing rows that are padding (last_batch: pad), to be ignored
 };
@@ -89,12 +90,12 @@ std::unique_ptr<DataIter> CreateDataIter(const proto::DataSource& source, const 
 /// Samples are stored either as bytes (pixels: dtype kUInt8, scaled by 1/255 when batched) or as
 /// floats (dtype kFloat32, used as they are); normalisation applies to both.
 struct Dataset {
-  Shape sample_shape;              // one sample, e.g. (1, 28, 28) or (4)
-  DType dtype = DType::kFloat32;   // kUInt8: `bytes` holds the samples; kFloat32: `floats`
-  std::vector<uint8_t> bytes;      // num_samples() * sample_shape.Size() when kUInt8
-  std::vector<float> floats;       // num_samples() * sample_shape.Size() when kFloat32
-  std::vector<float> labels;       // one per sample: class index or regression target
-  std::string origin;              // where it came from, for messages ("images.gz + labels.gz")
+  Shape sample_shape;             // one sample, e.g. (1, 28, 28) or (4)
+  DType dtype = DType::kFloat32;  // kUInt8: `bytes` holds the samples; kFloat32: `floats`
+  std::vector<uint8_t> bytes;     // num_samples() * sample_shape.Size() when kUInt8
+  std::vector<float> floats;      // num_samples() * sample_shape.Size() when kFloat32
+  std::vector<float> labels;      // one per sample: class index or regression target
+  std::string origin;             // where it came from, for messages ("images.gz + labels.gz")
 
   int64_t num_samples() const { return static_cast<int64_t>(labels.size()); }
   /// Keeps only the first n samples (n >= num_samples(): no change).
@@ -127,7 +128,7 @@ Dataset LoadDataSource(const proto::DataSource& source);
 
 /// What to do with the last partial batch of an epoch (MXNet's NDArrayIter last_batch_handle).
 enum class LastBatch {
-  kPad,       // fill it with samples from the start of the epoch's order; DataBatch::pad says how many
+  kPad,       // fill it up from the start of the epoch's order; DataBatch::pad counts those rows
   kDiscard,   // drop it
   kRollOver,  // carry its samples into the first batch of the next epoch
 };
@@ -140,7 +141,7 @@ struct BatchOptions {
   bool shuffle = false;
   uint64_t seed = 0;
   LastBatch last_batch = LastBatch::kPad;
-  float mean = 0.0f;   // x = (x [/ 255 for kUInt8] - mean) / std
+  float mean = 0.0f;  // x = (x [/ 255 for kUInt8] - mean) / std
   float std = 1.0f;
   bool flatten = false;  // samples as (batch, sample size) instead of (batch, sample_shape...)
   int prefetch = 0;      // batches prepared ahead by a background thread (0: none)
@@ -148,6 +149,9 @@ struct BatchOptions {
   int num_ranks = 1;
   std::string data_name = "data";
   std::string label_name = "softmax_label";
+  /// Optional work on each finished batch (augmentation, checks), run where the batch is made: on
+  /// the prefetch thread when prefetch > 0. What it throws is rethrown by Next.
+  std::function<void(DataBatch* batch)> transform;
 };
 
 /// An iterator over an in-memory data set. @throws ConfigError for invalid options, DataError when
