@@ -1,6 +1,8 @@
 // Initializers: statistics of large draws against MXNet 1.9.1's formulas (uniform bounds and
 // variance, normal sigma, Xavier and MSRAPrelu scales from the fans), the name-suffix dispatch,
 // `__init__` attributes as MXNet writes them, determinism, and errors naming the variable.
+#include "loom/train/initializer.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "loom/scheduler/error.h"
-#include "loom/train/initializer.h"
 
 namespace loom::train {
 namespace {
@@ -108,7 +109,8 @@ TEST(InitializerTest, MsraIsXavierGaussianWithThePreluMagnitude) {
 TEST(InitializerTest, ZeroOneConstant) {
   proto::Initializer cfg = Type("constant");
   cfg.set_value(0.75f);
-  EXPECT_EQ(Init(cfg, "w_weight", {3}).ToVector<float>(), (std::vector<float>{0.75f, 0.75f, 0.75f}));
+  EXPECT_EQ(Init(cfg, "w_weight", {3}).ToVector<float>(),
+            (std::vector<float>{0.75f, 0.75f, 0.75f}));
   EXPECT_EQ(Init(Type("zero"), "w_weight", {2}).ToVector<float>(), (std::vector<float>{0, 0}));
   EXPECT_EQ(Init(Type("one"), "w_weight", {2}).ToVector<float>(), (std::vector<float>{1, 1}));
 }
@@ -154,13 +156,13 @@ TEST(InitializerTest, InitAttributeWins) {
   const Stats n =
       Measure(Init(cfg, "fc_bias", {100000}, {{"__init__", R"(["normal", {"sigma": 0.3}])"}}));
   EXPECT_NEAR(n.var, 0.09, 0.09 * kVarTol);
-  const Stats x = Measure(Init(
-      cfg, "w", {100, 200, 3},
-      {{"__init__",
-        R"(["xavier", {"rnd_type": "gaussian", "factor_type": "in", "magnitude": 2}])"}}));
+  const Stats x = Measure(
+      Init(cfg, "w", {100, 200, 3},
+           {{"__init__",
+             R"(["xavier", {"rnd_type": "gaussian", "factor_type": "in", "magnitude": 2}])"}}));
   EXPECT_NEAR(x.var, 2.0 / 600, 2.0 / 600 * kVarTol);
-  const Stats m = Measure(
-      Init(cfg, "w", {100, 200, 3}, {{"__init__", R"(["msraprelu", {"slope": 0.0}])"}}));
+  const Stats m =
+      Measure(Init(cfg, "w", {100, 200, 3}, {{"__init__", R"(["msraprelu", {"slope": 0.0}])"}}));
   EXPECT_NEAR(m.var, 2.0 / 450, 2.0 / 450 * kVarTol);
 }
 

@@ -72,9 +72,7 @@ void Steps(Optimizer* opt, Model* model, int first, int last) {
   }
 }
 
-NDArray Copy(const NDArray& a) {
-  return NDArray::FromHost<float>(a.ToVector<float>(), a.shape());
-}
+NDArray Copy(const NDArray& a) { return NDArray::FromHost<float>(a.ToVector<float>(), a.shape()); }
 
 bool BitwiseEqual(const NDArray& a, const NDArray& b) {
   const auto x = a.ToVector<float>(), y = b.ToVector<float>();

@@ -59,15 +59,15 @@ void RefStep(const std::string& name, const Hyper& h, int t, double g, double* w
     s->a = h.beta1 * s->a + (1 - h.beta1) * gr;
     s->b = h.beta2 * s->b + (1 - h.beta2) * gr * gr;
     // MXNet hands the bias-corrected rate to its kernel as a float parameter.
-    const double lr_t = static_cast<float>(h.lr * std::sqrt(1 - std::pow(h.beta2, t)) /
-                                           (1 - std::pow(h.beta1, t)));
+    const double lr_t =
+        static_cast<float>(h.lr * std::sqrt(1 - std::pow(h.beta2, t)) / (1 - std::pow(h.beta1, t)));
     *w -= lr_t * s->a / (std::sqrt(s->b) + h.eps);
   } else if (name == "adamw") {
     const double gr = ClipRef(h.rescale * g, h.clip);
     s->a = h.beta1 * s->a + (1 - h.beta1) * gr;
     s->b = h.beta2 * s->b + (1 - h.beta2) * gr * gr;
-    const double eta = static_cast<float>(h.lr * std::sqrt(1 - std::pow(h.beta2, t)) /
-                                          (1 - std::pow(h.beta1, t)));
+    const double eta =
+        static_cast<float>(h.lr * std::sqrt(1 - std::pow(h.beta2, t)) / (1 - std::pow(h.beta1, t)));
     *w -= eta * (s->a / (std::sqrt(s->b) + h.eps) + h.wd * *w);
   } else if (name == "rmsprop") {
     const double gr = ClipRef(h.rescale * g + h.wd * *w, h.clip);
@@ -100,7 +100,7 @@ proto::Optimizer Config(const std::string& name, const Hyper& h) {
 // Runs one parameter through grads.size() steps; returns the weights after each step.
 template <typename T>
 std::vector<std::vector<T>> RunSteps(Optimizer* opt, const std::vector<T>& w0,
-                                const std::vector<std::vector<T>>& grads) {
+                                     const std::vector<std::vector<T>>& grads) {
   const Shape shape{static_cast<int64_t>(w0.size())};
   NDArray w = NDArray::FromHost<T>(w0, shape);
   std::vector<std::vector<T>> out;
@@ -144,9 +144,10 @@ Hyper Dyadic(const std::string& name) {
 }
 
 const std::vector<double> kW0 = {1.0, -0.5, 0.25, 2.0, -3.0};
-const std::vector<std::vector<double>> kGrads = {
-    {0.5, -1.0, 3.0, 0.0, -4.0}, {1.5, 0.25, -2.0, 1.0, 0.5}, {-0.75, 2.5, 0.125, -1.0, 1.0},
-    {0.3, -0.2, 0.1, 2.0, -2.0}};
+const std::vector<std::vector<double>> kGrads = {{0.5, -1.0, 3.0, 0.0, -4.0},
+                                                 {1.5, 0.25, -2.0, 1.0, 0.5},
+                                                 {-0.75, 2.5, 0.125, -1.0, 1.0},
+                                                 {0.3, -0.2, 0.1, 2.0, -2.0}};
 
 class OptimRuleTest : public ::testing::TestWithParam<std::string> {};
 
@@ -506,8 +507,7 @@ TEST(OptimErrorTest, MismatchedArraysNameTheParameter) {
   EXPECT_THROW(opt->Update(0, w, NDArray::Zeros({2, 3}, Context::CPU(), DType::kFloat64)),
                DTypeError);
   NDArray wi = NDArray::Zeros({2}, Context::CPU(), DType::kInt32);
-  EXPECT_THROW(opt->Update(0, wi, NDArray::Zeros({2}, Context::CPU(), DType::kInt32)),
-               DTypeError);
+  EXPECT_THROW(opt->Update(0, wi, NDArray::Zeros({2}, Context::CPU(), DType::kInt32)), DTypeError);
 }
 
 TEST(OptimErrorTest, DuplicateParameterNamesAreRejected) {

@@ -35,18 +35,16 @@ bool EndsWith(const std::string& text, std::string_view suffix) {
 struct InitRule {
   enum class Kind { kConstant, kUniform, kNormal, kXavier };
   Kind kind = Kind::kConstant;
-  double value = 0;                  // constant
-  double scale = 0.07;               // uniform: U(-scale, scale)
-  double sigma = 0.01;               // normal: N(0, sigma^2)
-  bool gaussian = false;             // xavier: rnd_type
-  std::string factor_type = "avg";   // xavier: avg, in, out
-  double magnitude = 3;              // xavier
+  double value = 0;                 // constant
+  double scale = 0.07;              // uniform: U(-scale, scale)
+  double sigma = 0.01;              // normal: N(0, sigma^2)
+  bool gaussian = false;            // xavier: rnd_type
+  std::string factor_type = "avg";  // xavier: avg, in, out
+  double magnitude = 3;             // xavier
 };
 
 // Uniform in [0, 1) from the top 53 bits of one draw.
-double Uniform01(std::mt19937_64* rng) {
-  return static_cast<double>((*rng)() >> 11) * 0x1.0p-53;
-}
+double Uniform01(std::mt19937_64* rng) { return static_cast<double>((*rng)() >> 11) * 0x1.0p-53; }
 
 // Standard normal values by the Box-Muller transform, two per pair of draws.
 void FillStandardNormal(std::vector<double>* values, std::mt19937_64* rng) {
@@ -71,9 +69,8 @@ void FillNormal(double sigma, std::vector<double>* values, std::mt19937_64* rng)
 }
 
 void CheckFactorType(const std::string& factor_type, const std::string& where) {
-  LOOM_CHECK_TYPED(ConfigError,
-                   factor_type == "avg" || factor_type == "in" || factor_type == "out", where,
-                   "factor_type: expected one of avg, in, out but got '", factor_type, "'");
+  LOOM_CHECK_TYPED(ConfigError, factor_type == "avg" || factor_type == "in" || factor_type == "out",
+                   where, "factor_type: expected one of avg, in, out but got '", factor_type, "'");
 }
 
 // MXNet's Xavier: fan_in = shape[1] * prod(shape[2:]), fan_out = shape[0] * prod(shape[2:]),
@@ -82,8 +79,8 @@ void FillXavier(const InitRule& rule, const std::string& name, const Shape& shap
                 std::vector<double>* values, std::mt19937_64* rng) {
   LOOM_CHECK_TYPED(ConfigError, shape.ndim() >= 2, "variable '", name,
                    "': the Xavier/MSRA initializer needs at least 2 dimensions (fan in and out) "
-                   "but the shape is ", shape.ToString(),
-                   "; give it an __init__ attribute or another initializer");
+                   "but the shape is ",
+                   shape.ToString(), "; give it an __init__ attribute or another initializer");
   const double hw_scale = static_cast<double>(shape.Size(2, shape.ndim()));
   const double fan_in = static_cast<double>(shape[1]) * hw_scale;
   const double fan_out = static_cast<double>(shape[0]) * hw_scale;
@@ -145,8 +142,10 @@ InitRule ParseInitAttribute(const std::string& variable, const std::string& text
   try {
     node = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(where + "expected an initializer name or JSON such as "
-                      "[\"Constant\", {\"value\": 0.25}] but it does not parse: " + e.msg);
+    throw ConfigError(where +
+                      "expected an initializer name or JSON such as "
+                      "[\"Constant\", {\"value\": 0.25}] but it does not parse: " +
+                      e.msg);
   }
   std::string init_name;
   YAML::Node kwargs;
@@ -189,10 +188,10 @@ InitRule ParseInitAttribute(const std::string& variable, const std::string& text
     if (!kwargs || !kwargs.IsMap() || !kwargs[key]) return fallback;
     const YAML::Node value = kwargs[key];
     double parsed = 0;
-    LOOM_CHECK_TYPED(ConfigError,
-                     value.IsScalar() && detail::ParseDouble(value.Scalar(), &parsed) &&
-                         std::isfinite(parsed),
-                     where, "argument '", key, "': expected a number");
+    LOOM_CHECK_TYPED(
+        ConfigError,
+        value.IsScalar() && detail::ParseDouble(value.Scalar(), &parsed) && std::isfinite(parsed),
+        where, "argument '", key, "': expected a number");
     return parsed;
   };
   auto text_arg = [&](const char* key, const char* fallback) -> std::string {
@@ -264,7 +263,8 @@ void Store(const std::vector<double>& values, NDArray* array) {
       return;
     }
     default:
-      array->CopyFrom(NDArray::FromHost(values, array->shape(), array->ctx()).AsType(array->dtype()));
+      array->CopyFrom(
+          NDArray::FromHost(values, array->shape(), array->ctx()).AsType(array->dtype()));
       return;
   }
 }
@@ -303,8 +303,10 @@ std::unique_ptr<Initializer> Initializer::Create(const proto::Initializer& cfg) 
       rule = Msra(cfg.factor_type(), DecimalDouble(cfg.slope()));
     }
   } else {
-    throw ConfigError(key + "type: expected one of uniform, normal, xavier, msra, zero, one, "
-                      "constant but got '" + cfg.type() + "'");
+    throw ConfigError(key +
+                      "type: expected one of uniform, normal, xavier, msra, zero, one, "
+                      "constant but got '" +
+                      cfg.type() + "'");
   }
   LOOM_CHECK_TYPED(ConfigError, rule.scale >= 0 && std::isfinite(rule.scale), key,
                    "scale: expected a number >= 0 but got ", rule.scale);

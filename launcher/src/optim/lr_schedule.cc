@@ -107,11 +107,11 @@ class CosineSchedule final : public WarmupSchedule {
   double AfterWarmup(int64_t num_update) const override {
     if (num_update > max_update_) return final_lr_;
     const double max_steps = static_cast<double>(max_update_ - warmup_steps_);
-    return final_lr_ + (base_lr_ - final_lr_) *
-                           (1 + std::cos(std::numbers::pi *
-                                         static_cast<double>(num_update - warmup_steps_) /
-                                         max_steps)) /
-                           2;
+    return final_lr_ +
+           (base_lr_ - final_lr_) *
+               (1 + std::cos(std::numbers::pi * static_cast<double>(num_update - warmup_steps_) /
+                             max_steps)) /
+               2;
   }
   int64_t max_update_;
   double final_lr_;

@@ -150,8 +150,8 @@ class FusedOptimizer final : public Optimizer {
 float ParseMult(const std::string& name, const std::string& key, const std::string& text) {
   double value = 0;
   LOOM_CHECK_TYPED(ConfigError, detail::ParseDouble(text, &value) && std::isfinite(value),
-                   "variable '", name, "': attribute ", key, ": expected a number but got '",
-                   text, "'");
+                   "variable '", name, "': attribute ", key, ": expected a number but got '", text,
+                   "'");
   return static_cast<float>(value);
 }
 
@@ -159,7 +159,8 @@ float ParseMult(const std::string& name, const std::string& key, const std::stri
 
 ParamMults MultsFromAttrs(const std::string& name,
                           const std::map<std::string, std::string>& attrs) {
-  auto find = [&](const char* hidden, const char* plain) -> std::pair<const char*, const std::string*> {
+  auto find = [&](const char* hidden,
+                  const char* plain) -> std::pair<const char*, const std::string*> {
     if (auto it = attrs.find(hidden); it != attrs.end()) return {hidden, &it->second};
     if (auto it = attrs.find(plain); it != attrs.end()) return {plain, &it->second};
     return {nullptr, nullptr};
@@ -194,8 +195,10 @@ std::unique_ptr<Optimizer> Optimizer::Create(const proto::Optimizer& cfg,
   } else if (name == "adagrad") {
     rule = Rule::kAdaGrad;
   } else {
-    throw ConfigError("optimizer.name: expected one of sgd, nag, adam, adamw, rmsprop, adagrad "
-                      "but got '" + cfg.name() + "'");
+    throw ConfigError(
+        "optimizer.name: expected one of sgd, nag, adam, adamw, rmsprop, adagrad "
+        "but got '" +
+        cfg.name() + "'");
   }
   const float rescale_grad = cfg.has_rescale_grad() ? cfg.rescale_grad() : default_rescale_grad;
   LOOM_CHECK_TYPED(ConfigError, cfg.lr() >= 0 && std::isfinite(cfg.lr()),
@@ -302,12 +305,12 @@ const std::vector<NDArray>& Optimizer::StateFor(int index, const NDArray& weight
     for (size_t i = 0; i < slots_.size(); ++i) {
       const NDArray& saved = param.loaded[i];
       const std::string key = param.name + "/" + slots_[i];
-      LOOM_CHECK_TYPED(CheckpointError, saved.shape() == weight.shape(), "optimizer state '",
-                       key, "': expected the weight's shape ", weight.shape().ToString(),
-                       " but got ", saved.shape().ToString());
-      LOOM_CHECK_TYPED(CheckpointError, saved.dtype() == weight.dtype(), "optimizer state '",
-                       key, "': expected the weight's dtype ", ToString(weight.dtype()),
-                       " but got ", ToString(saved.dtype()));
+      LOOM_CHECK_TYPED(CheckpointError, saved.shape() == weight.shape(), "optimizer state '", key,
+                       "': expected the weight's shape ", weight.shape().ToString(), " but got ",
+                       saved.shape().ToString());
+      LOOM_CHECK_TYPED(CheckpointError, saved.dtype() == weight.dtype(), "optimizer state '", key,
+                       "': expected the weight's dtype ", ToString(weight.dtype()), " but got ",
+                       ToString(saved.dtype()));
       NDArray slot = NDArray::Empty(weight.shape(), weight.ctx(), weight.dtype());
       slot.CopyFrom(saved);
       param.state.push_back(std::move(slot));
@@ -345,7 +348,8 @@ void Optimizer::LoadState(const std::map<std::string, NDArray>& state, int64_t n
     auto param = by_name.find(param_name);
     LOOM_CHECK_TYPED(CheckpointError, param != by_name.end(), "optimizer state '", key,
                      "': expected '<parameter>/<slot>' for a parameter declared with SetParam, "
-                     "but no parameter is named '", param_name, "'");
+                     "but no parameter is named '",
+                     param_name, "'");
     auto slot_it = std::find(slots_.begin(), slots_.end(), slot);
     LOOM_CHECK_TYPED(CheckpointError, slot_it != slots_.end(), "optimizer state '", key,
                      "': optimizer ", name_, " has no state slot '", slot, "'",
@@ -358,9 +362,9 @@ void Optimizer::LoadState(const std::map<std::string, NDArray>& state, int64_t n
   }
   for (auto& [param, arrays] : loaded) {
     for (size_t i = 0; i < arrays.size(); ++i) {
-      LOOM_CHECK_TYPED(CheckpointError, !arrays[i].is_none(), "optimizer state of '",
-                       param->name, "': expected slot '", slots_[i], "' (key '", param->name,
-                       "/", slots_[i], "') but it is missing");
+      LOOM_CHECK_TYPED(CheckpointError, !arrays[i].is_none(), "optimizer state of '", param->name,
+                       "': expected slot '", slots_[i], "' (key '", param->name, "/", slots_[i],
+                       "') but it is missing");
     }
   }
   for (auto& [index, param] : params_) {

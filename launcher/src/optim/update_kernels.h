@@ -29,7 +29,7 @@ struct UpdateScalars {
   T beta1 = 0;
   T beta2 = 0;
   T epsilon = 0;
-  T eta = 0;             // adamw: the bias-corrected learning rate
+  T eta = 0;  // adamw: the bias-corrected learning rate
 };
 
 // Calls body(std::bool_constant<clip>) with clip = (clip_gradient >= 0), so that each loop is
@@ -175,8 +175,7 @@ void AdamWKernel(T* w, const T* g, T* mean, T* var, int64_t begin, int64_t end,
 //   n = (1 - gamma1) * (gr * gr) + gamma1 * n
 //   w = w - lr * (gr / sqrt(n + epsilon))
 template <typename T>
-void RmsPropKernel(T* w, const T* g, T* n, int64_t begin, int64_t end,
-                   const UpdateScalars<T>& s) {
+void RmsPropKernel(T* w, const T* g, T* n, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
   const T gamma1 = s.beta1, one_gamma1 = T(1) - s.beta1;
   const T lr = s.lr, wd = s.wd, rescale = s.rescale_grad, bound = s.clip_gradient;
   const T epsilon = s.epsilon;

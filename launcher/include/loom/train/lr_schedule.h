@@ -1,7 +1,7 @@
 // Learning-rate schedules with MXNet 1.9.1's semantics (FactorScheduler, MultiFactorScheduler,
 // CosineScheduler, each with optional linear warm-up): the learning rate as a function of the
-// update count. MXNet counts updates from 1: the first update of a run uses (*schedule)(1), the k-th
-// uses (*schedule)(k); (*schedule)(0) is the rate before any update.
+// update count. MXNet counts updates from 1: the first update of a run uses (*schedule)(1), the
+// k-th uses (*schedule)(k); (*schedule)(0) is the rate before any update.
 //
 //   loom::proto::LrSchedule cfg;
 //   cfg.set_type("factor"); cfg.set_step(100); cfg.set_factor(0.5f);

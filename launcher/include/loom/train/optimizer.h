@@ -44,8 +44,8 @@ ParamMults MultsFromAttrs(const std::string& name, const std::map<std::string, s
 
 class Optimizer {
  public:
-  // rescale_grad: cfg.rescale_grad() if set, else default_rescale_grad (the trainer passes 1/batch).
-  // total_updates: the run's length in updates, used by a cosine schedule with max_update 0.
+  // rescale_grad: cfg.rescale_grad() if set, else default_rescale_grad (the trainer passes
+  // 1/batch). total_updates: the run's length in updates, for a cosine schedule with max_update 0.
   // @throws ConfigError naming the key for an unknown optimizer or invalid values.
   static std::unique_ptr<Optimizer> Create(const proto::Optimizer& cfg, float default_rescale_grad,
                                            int64_t total_updates = 0);
@@ -57,7 +57,8 @@ class Optimizer {
   int64_t num_update() const;
   float learning_rate() const;  // current base lr (schedule applied)
   // weight -= ...; state created on first use. Pushed through the scheduler (reads grad, writes
-  // weight and state), so it overlaps with other work; arrays may be on any device the kernels support.
+  // weight and state), so it overlaps with other work; arrays may be on any device the kernels
+  // support (CPU: float32 and float64).
   virtual void Update(int index, const NDArray& weight, const NDArray& grad) = 0;
   // Everything needed to resume exactly: named arrays ("<param name>/<slot>") and the update count.
   // The arrays are copies (pushed after every Update so far).
@@ -76,11 +77,11 @@ class Optimizer {
  protected:
   // The scalars of one parameter's update at the current step.
   struct StepScalars {
-    double lr = 0;             // schedule(num_update) * lr_mult
-    double wd = 0;             // wd * wd_mult
-    double rescale_grad = 1;   // multiplies the raw gradient first
-    double clip_gradient = -1; // >= 0: the rescaled gradient is clipped to [-c, c]
-    int64_t t = 0;             // num_update (Adam's bias-correction step)
+    double lr = 0;              // schedule(num_update) * lr_mult
+    double wd = 0;              // wd * wd_mult
+    double rescale_grad = 1;    // multiplies the raw gradient first
+    double clip_gradient = -1;  // >= 0: the rescaled gradient is clipped to [-c, c]
+    int64_t t = 0;              // num_update (Adam's bias-correction step)
   };
 
   Optimizer(std::string name, const proto::Optimizer& cfg, float rescale_grad,
