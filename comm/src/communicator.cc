@@ -194,7 +194,8 @@ Work Communicator::Issue(CollectiveOp op, NDArray in, NDArray out, int root, int
   issued_.store(state->seq, std::memory_order_release);
   try {
     Engine::Get().PushAsync(
-        [this, state, op, in, out, root](RunContext run_ctx, CallbackOnComplete on_complete) {
+        [this, state, op, in = Buffer(in), out = Buffer(out), root](
+            RunContext run_ctx, CallbackOnComplete on_complete) {
           Request req;
           req.work = state;
           req.seq = state->seq;
@@ -228,7 +229,7 @@ void Communicator::Finish(Request& req, std::exception_ptr error) {
 
 std::string Communicator::Describe(const Request& req) const {
   std::string text = std::string(ToString(req.op)) + " #" + std::to_string(req.seq);
-  const NDArray& a = req.in.is_none() ? req.out : req.in;
+  const Buffer& a = req.in.is_none() ? req.out : req.in;
   if (!a.is_none()) {
     text += " (" + std::to_string(a.size()) + " x " + ToString(a.dtype());
     if (req.op == CollectiveOp::kBroadcast) text += ", root " + std::to_string(req.root);

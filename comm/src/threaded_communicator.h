@@ -97,7 +97,7 @@ class ThreadedCommunicator : public Communicator {
   /// kept until it completes, so a late transfer never writes into memory reused meanwhile.
   struct Abandoned {
     std::unique_ptr<BackendOp> op;
-    NDArray in, out;
+    Buffer in, out;
   };
 
   void Start(Request req) final;

@@ -137,12 +137,39 @@ class Communicator {
   Communicator(int rank, int size, std::chrono::milliseconds timeout)
       : rank_(rank), size_(size), timeout_(timeout) {}
 
+  /// An array as a collective sees it: its memory (valid while the engine operation runs: the
+  /// engine defers deleting the array's variable until then) and a handle on its storage block,
+  /// which keeps the memory alive after a failure for a transfer still in flight. No NDArray
+  /// handle: the communication thread must never drop the last one (deleting an engine
+  /// variable from there could wait on the thread itself under LOOM_ENGINE=naive).
+  class Buffer {
+   public:
+    Buffer() = default;
+    explicit Buffer(const NDArray& a)
+        : data_(a.is_none() ? nullptr : a.data()), size_(a.size()), dtype_(a.dtype()),
+          ctx_(a.ctx()), storage_(a.is_none() ? Storage() : a.storage()), none_(a.is_none()) {}
+    void* data() const { return data_; }
+    int64_t size() const { return size_; }
+    DType dtype() const { return dtype_; }
+    size_t nbytes() const { return static_cast<size_t>(size_) * DTypeSize(dtype_); }
+    Context ctx() const { return ctx_; }
+    bool is_none() const { return none_; }
+
+   private:
+    void* data_ = nullptr;
+    int64_t size_ = 0;
+    DType dtype_ = DType::kUnknown;
+    Context ctx_;
+    Storage storage_;
+    bool none_ = true;
+  };
+
   /// One collective, handed to the backend when its inputs are ready (from an engine operation).
   struct Request {
     std::shared_ptr<detail::WorkState> work;
     uint64_t seq = 0;
     CollectiveOp op = CollectiveOp::kBarrier;
-    NDArray in, out;  // none for a barrier; for broadcast in == out
+    Buffer in, out;  // none for a barrier; for broadcast in == out
     int root = 0;
     /// The engine operation's RunContext (its GPU stream for GPU arrays).
     RunContext run_ctx;
