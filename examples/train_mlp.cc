@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     fit.epoch_end = [](EpochEndInfo& e) {
       std::printf("epoch %lld: train accuracy %.4f, test accuracy %.4f, %.1fs (%.0f samples/s)\n",
                   static_cast<long long>(e.epoch + 1), e.train[0].second, e.val[0].second,
-                  e.seconds, e.samples / e.seconds);
+                  e.seconds, e.samples / e.train_seconds);
     };
     mod.Fit(*train, test.get(), fit);
 

@@ -466,6 +466,7 @@ FitResult Module::Fit(DataIter& train, DataIter* val, const FitOptions& options)
     end.samples = samples;
     end.loss = loss_count > 0 ? loss_sum / static_cast<double>(loss_count) : std::nan("");
     end.train = Values(metrics);
+    end.train_seconds = Seconds(epoch_start, Clock::now());
     if (val != nullptr) end.val = Score(*val, options.metrics, options.top_k);
     end.seconds = Seconds(epoch_start, Clock::now());
     if (options.epoch_end) options.epoch_end(end);

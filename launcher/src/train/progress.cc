@@ -129,7 +129,7 @@ void Progress::DrawBar(const BatchStats& stats, bool force) {
   const int64_t run = done_ - first_batch_;
   const double it_per_s = elapsed > 0 ? run / elapsed : 0;
   const double remaining = it_per_s > 0 ? (num_batches_ - done_) / it_per_s : std::nan("");
-  std::string postfix = Short(elapsed > 0 ? samples_ / elapsed : 0, 4) + " samples/s";
+  std::string postfix = Format("%.0f", elapsed > 0 ? samples_ / elapsed : 0.0) + " samples/s";
   if (!losses_.empty()) postfix += ", loss=" + Format("%.3f", Median(losses_));
   for (const auto& [name, value] : stats.metrics) {
     postfix += ", " + ShortMetricName(name) + "=" + Format("%.3f", value);

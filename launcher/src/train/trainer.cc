@@ -396,7 +396,7 @@ void Run::OnEpoch(EpochEndInfo& info) {
   EpochSummary summary;
   summary.epoch = info.epoch;
   summary.seconds = info.seconds;
-  summary.samples_per_second = info.seconds > 0 ? info.samples / info.seconds : 0;
+  summary.samples_per_second = info.train_seconds > 0 ? info.samples / info.train_seconds : 0;
   summary.loss = info.loss;
   summary.train = info.train;
   summary.val = info.val;

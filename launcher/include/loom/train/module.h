@@ -94,7 +94,8 @@ struct BatchEndInfo {
 struct EpochEndInfo {
   int64_t epoch = 0;  ///< 0-based
   int64_t num_update = 0;
-  double seconds = 0;
+  double seconds = 0;        ///< the whole epoch, validation included
+  double train_seconds = 0;  ///< the training batches only
   int64_t samples = 0;
   double loss = 0;  ///< mean batch loss of the epoch (NaN when unknown)
   std::vector<std::pair<std::string, double>> train;

@@ -48,8 +48,8 @@ struct BatchStats {
 /// One finished epoch.
 struct EpochSummary {
   int64_t epoch = 0;  ///< 0-based
-  double seconds = 0;
-  double samples_per_second = 0;
+  double seconds = 0;             ///< validation included
+  double samples_per_second = 0;  ///< training throughput
   double loss = 0;    ///< mean batch loss over the epoch (NaN: unknown)
   std::vector<std::pair<std::string, double>> train;
   std::vector<std::pair<std::string, double>> val;
