@@ -510,6 +510,22 @@ TEST(OptimErrorTest, MismatchedArraysNameTheParameter) {
   EXPECT_THROW(opt->Update(0, wi, NDArray::Zeros({2}, Context::CPU(), DType::kInt32)), DTypeError);
 }
 
+TEST(OptimErrorTest, AWeightThatChangesShapeAfterItsStateExistsIsRejected) {
+  proto::Optimizer cfg;
+  cfg.set_name("rmsprop");
+  auto opt = Optimizer::Create(cfg, 1.0f);
+  opt->SetParam(0, "fc1_weight", 1, 1);
+  opt->BeginStep();
+  opt->Update(0, NDArray::Zeros({4}), NDArray::Zeros({4}));
+  try {
+    opt->Update(0, NDArray::Zeros({8}), NDArray::Zeros({8}));
+    FAIL() << "expected ShapeError";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("fc1_weight"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(8)"), std::string::npos) << e.what();
+  }
+}
+
 TEST(OptimErrorTest, DuplicateParameterNamesAreRejected) {
   proto::Optimizer cfg;
   auto opt = Optimizer::Create(cfg, 1.0f);

@@ -300,7 +300,19 @@ Optimizer::StepScalars Optimizer::Prepare(int index, const NDArray& weight, cons
 const std::vector<NDArray>& Optimizer::StateFor(int index, const NDArray& weight) {
   Param& param = params_[index];
   if (param.name.empty()) param.name = ParamName(index);
-  if (!param.state.empty() || slots_.empty()) return param.state;
+  if (slots_.empty()) return param.state;
+  if (!param.state.empty()) {
+    const NDArray& first = param.state.front();
+    LOOM_CHECK_TYPED(ShapeError,
+                     first.shape() == weight.shape() && first.dtype() == weight.dtype() &&
+                         first.ctx() == weight.ctx(),
+                     "optimizer ", name_, ", parameter '", param.name, "': its state was created ",
+                     "for a ", ToString(first.dtype()), " weight of shape ",
+                     first.shape().ToString(), " on ", first.ctx().ToString(), " but got a ",
+                     ToString(weight.dtype()), " weight of shape ", weight.shape().ToString(),
+                     " on ", weight.ctx().ToString());
+    return param.state;
+  }
   if (!param.loaded.empty()) {
     for (size_t i = 0; i < slots_.size(); ++i) {
       const NDArray& saved = param.loaded[i];
