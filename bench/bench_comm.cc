@@ -88,8 +88,9 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   if (provided < MPI_THREAD_MULTIPLE || size < 2) {
     if (rank == 0) {
-      std::fprintf(stderr, "bench_comm needs MPI_THREAD_MULTIPLE and at least 2 ranks: run "
-                           "mpirun -np 2 bench_comm\n");
+      std::fprintf(stderr,
+                   "bench_comm needs MPI_THREAD_MULTIPLE and at least 2 ranks: run "
+                   "mpirun -np 2 bench_comm\n");
     }
     MPI_Finalize();
     return 2;
@@ -164,10 +165,11 @@ int main(int argc, char** argv) {
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     if (rank == 0) {
-      std::printf("ResNet-50 gradients: %d tensors, %lld floats (%.1f MB), %d ranks, %d repeats, "
-                  "buckets of %d MiB (%zu buckets)\n",
-                  n, static_cast<long long>(total), total * 4 / 1e6, size, repeats, bucket_mb,
-                  bucketer.buckets().size());
+      std::printf(
+          "ResNet-50 gradients: %d tensors, %lld floats (%.1f MB), %d ranks, %d repeats, "
+          "buckets of %d MiB (%zu buckets)\n",
+          n, static_cast<long long>(total), total * 4 / 1e6, size, repeats, bucket_mb,
+          bucketer.buckets().size());
     }
   }
   const double raw_s = Median(t_raw), raw_nb_s = Median(t_raw_nb), kv_s = Median(t_kv),
@@ -176,17 +178,17 @@ int main(int argc, char** argv) {
   if (rank == 0) {
     std::printf("raw MPI_Allreduce   %8.2f ms  %6.2f GB/s\n", raw_s * 1e3, gb / raw_s);
     std::printf("raw MPI_Iallreduce  %8.2f ms  %6.2f GB/s\n", raw_nb_s * 1e3, gb / raw_nb_s);
-    std::printf("kvstore pushpull    %8.2f ms  %6.2f GB/s  (%.3f of raw)\n", kv_s * 1e3,
-                gb / kv_s, raw_s / kv_s);
+    std::printf("kvstore pushpull    %8.2f ms  %6.2f GB/s  (%.3f of raw)\n", kv_s * 1e3, gb / kv_s,
+                raw_s / kv_s);
     std::printf("gradient bucketer   %8.2f ms  %6.2f GB/s  (%.3f of raw)\n", bucketer_s * 1e3,
                 gb / bucketer_s, raw_s / bucketer_s);
-    std::printf("{\"kvstore_vs_raw_allreduce\": %.3f, \"bucketer_vs_raw_allreduce\": %.3f, "
-                "\"raw_allreduce_ms\": %.2f, \"raw_iallreduce_ms\": %.2f, \"kvstore_ms\": %.2f, "
-                "\"bucketer_ms\": %.2f, "
-                "\"tensors\": %d, \"floats\": %lld, \"ranks\": %d}\n",
-                raw_s / kv_s, raw_s / bucketer_s, raw_s * 1e3, raw_nb_s * 1e3, kv_s * 1e3,
-                bucketer_s * 1e3, n,
-                static_cast<long long>(total), size);
+    std::printf(
+        "{\"kvstore_vs_raw_allreduce\": %.3f, \"bucketer_vs_raw_allreduce\": %.3f, "
+        "\"raw_allreduce_ms\": %.2f, \"raw_iallreduce_ms\": %.2f, \"kvstore_ms\": %.2f, "
+        "\"bucketer_ms\": %.2f, "
+        "\"tensors\": %d, \"floats\": %lld, \"ranks\": %d}\n",
+        raw_s / kv_s, raw_s / bucketer_s, raw_s * 1e3, raw_nb_s * 1e3, kv_s * 1e3, bucketer_s * 1e3,
+        n, static_cast<long long>(total), size);
   }
   MPI_Finalize();
   return 0;

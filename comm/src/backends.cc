@@ -1,9 +1,8 @@
 #include "backends.h"
 
 #include "array_ops.h"
-#include "threaded_communicator.h"
-
 #include "loom/scheduler/error.h"
+#include "threaded_communicator.h"
 
 namespace loom::comm::detail {
 
@@ -28,8 +27,9 @@ std::unique_ptr<ProgressChannel> CreateMpiProgressChannel(std::chrono::milliseco
 
 #if !LOOM_COMM_HAS_NCCL
 std::shared_ptr<Communicator> CreateNcclCommunicator(std::chrono::milliseconds, int) {
-  throw NotSupportedError("Loom was built without NCCL (it needs a CUDA build with NCCL found): "
-                          "no nccl communicator");
+  throw NotSupportedError(
+      "Loom was built without NCCL (it needs a CUDA build with NCCL found): "
+      "no nccl communicator");
 }
 #endif
 

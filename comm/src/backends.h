@@ -24,7 +24,6 @@ std::shared_ptr<Communicator> CreateMpiCommunicator(std::chrono::milliseconds ti
 /// ranks are MPI_COMM_WORLD's). Collective, like creating a communicator.
 std::unique_ptr<ProgressChannel> CreateMpiProgressChannel(std::chrono::milliseconds timeout);
 /// One GPU per rank (cuda/nccl_communicator.cc; only in builds with CUDA and NCCL).
-std::shared_ptr<Communicator> CreateNcclCommunicator(std::chrono::milliseconds timeout,
-                                                     int device);
+std::shared_ptr<Communicator> CreateNcclCommunicator(std::chrono::milliseconds timeout, int device);
 
 }  // namespace loom::comm::detail

@@ -17,8 +17,8 @@ std::vector<Bucket> PlanBuckets(const std::vector<NDArray>& arrays,
   // ones in production order).
   std::map<std::pair<Context, DType>, Bucket> open;
   auto close = [&](Bucket& b) {
-    if (b.members.size() > 1) b.buffer = NDArray::Empty({static_cast<int64_t>(b.elements)}, b.ctx,
-                                                         b.dtype);
+    if (b.members.size() > 1)
+      b.buffer = NDArray::Empty({static_cast<int64_t>(b.elements)}, b.ctx, b.dtype);
     closed.push_back(std::move(b));
     b = Bucket();
   };

@@ -54,8 +54,8 @@ GradientBucketer::GradientBucketer(std::shared_ptr<Communicator> comm, std::vect
                      "GradientBucketer: expected float32 or float64 gradients but parameter ",
                      index, " has ", ToString(g.dtype()));
     LOOM_CHECK(comm_->SupportsContext(g.ctx()), "GradientBucketer: the ", comm_->backend(),
-               " communicator cannot reduce arrays on ", g.ctx().ToString(), " (parameter ",
-               index, ")");
+               " communicator cannot reduce arrays on ", g.ctx().ToString(), " (parameter ", index,
+               ")");
     arrays.push_back(g);
     priorities.push_back(-index);
   }

@@ -63,10 +63,9 @@ std::chrono::milliseconds ResolveTimeout(const CommOptions& options) {
   char* end = nullptr;
   errno = 0;
   const double seconds = std::strtod(text.c_str(), &end);
-  LOOM_CHECK(errno == 0 && end != text.c_str() && *end == '\0' && std::isfinite(seconds) &&
-                 seconds > 0,
-             "expected ", env::kCommTimeout, " to be a positive number of seconds but got '", text,
-             "'");
+  LOOM_CHECK(
+      errno == 0 && end != text.c_str() && *end == '\0' && std::isfinite(seconds) && seconds > 0,
+      "expected ", env::kCommTimeout, " to be a positive number of seconds but got '", text, "'");
   return std::chrono::milliseconds(std::max<int64_t>(1, std::llround(seconds * 1000)));
 }
 
@@ -88,7 +87,8 @@ std::shared_ptr<Communicator> Communicator::Create(const CommOptions& options) {
       backend = "local";
     } else {
       LOOM_CHECK_TYPED(NotSupportedError, detail::HasMpi(), "this process was launched as ",
-                       job.ToString(), " but Loom was built without MPI (LOOM_USE_MPI=OFF), so "
+                       job.ToString(),
+                       " but Loom was built without MPI (LOOM_USE_MPI=OFF), so "
                        "it cannot talk to the other ranks");
       backend = "mpi";
     }
@@ -162,14 +162,12 @@ void Communicator::CheckArray(const NDArray& a, const char* what, CollectiveOp o
                      "allreduce: expected an ", what, " of dtype float32 or float64 but got ",
                      ToString(a.dtype()));
   }
-  LOOM_CHECK(SupportsContext(a.ctx()), ToString(op), ": the ", backend(),
-             " communicator cannot use arrays on ", a.ctx().ToString(), " (the ", what,
-             " is there)",
-             backend() == "nccl" ? "; it works on its own GPU"
-                                 : "; copy it to host memory (cpu) first");
+  LOOM_CHECK(
+      SupportsContext(a.ctx()), ToString(op), ": the ", backend(),
+      " communicator cannot use arrays on ", a.ctx().ToString(), " (the ", what, " is there)",
+      backend() == "nccl" ? "; it works on its own GPU" : "; copy it to host memory (cpu) first");
   LOOM_CHECK(a.nbytes() <= static_cast<size_t>(INT_MAX), ToString(op), ": expected at most ",
-             INT_MAX, " bytes per collective but the ", what, " has ", a.nbytes(),
-             ": split it");
+             INT_MAX, " bytes per collective but the ", what, " has ", a.nbytes(), ": split it");
 }
 
 FnProperty Communicator::PushProperty(Context) const {

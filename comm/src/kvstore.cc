@@ -112,9 +112,9 @@ Context MergeContext(Entry& e, const std::vector<NDArray>& values, bool device_m
 void CheckValue(const Entry& e, const NDArray& v, const char* verb, size_t i, size_t n) {
   LOOM_CHECK(!v.is_none(), "kvstore ", verb, ": key ", e.key.ToString(), " got a none NDArray",
              n > 1 ? " (array " + std::to_string(i) + " of " + std::to_string(n) + ")" : "");
-  LOOM_CHECK_TYPED(ShapeError, v.shape() == e.shape, "kvstore ", verb, ": key ",
-                   e.key.ToString(), " was initialised with shape ", e.shape.ToString(),
-                   " but got shape ", v.shape().ToString(), " on ", v.ctx().ToString());
+  LOOM_CHECK_TYPED(ShapeError, v.shape() == e.shape, "kvstore ", verb, ": key ", e.key.ToString(),
+                   " was initialised with shape ", e.shape.ToString(), " but got shape ",
+                   v.shape().ToString(), " on ", v.ctx().ToString());
   LOOM_CHECK_TYPED(DTypeError, v.dtype() == e.dtype, "kvstore ", verb, ": key ", e.key.ToString(),
                    " was initialised with dtype ", ToString(e.dtype), " but got dtype ",
                    ToString(v.dtype()), " on ", v.ctx().ToString());
@@ -143,10 +143,12 @@ std::unique_ptr<KVStore> KVStore::Create(std::string_view type, const KVStoreOpt
     if (!comm) comm = Communicator::Create(options.comm);
   } else if (Contains(name, "nccl")) {
     impl->kind = Kind::kNccl;
-    LOOM_CHECK_TYPED(NotSupportedError, detail::HasNccl(), "kvstore 'nccl' needs a build with CUDA ",
-                     "and NCCL; this build has ", detail::HasCuda() ? "CUDA but no NCCL" : "no CUDA",
+    LOOM_CHECK_TYPED(NotSupportedError, detail::HasNccl(),
+                     "kvstore 'nccl' needs a build with CUDA ", "and NCCL; this build has ",
+                     detail::HasCuda() ? "CUDA but no NCCL" : "no CUDA",
                      " (use 'device' or 'dist_device_sync')");
-    LOOM_CHECK_TYPED(NotSupportedError, NumGpus() > 0, "kvstore 'nccl' needs a GPU but none is "
+    LOOM_CHECK_TYPED(NotSupportedError, NumGpus() > 0,
+                     "kvstore 'nccl' needs a GPU but none is "
                      "usable on this machine");
     if (!comm) {
       CommOptions c = options.comm;
@@ -209,8 +211,10 @@ void KVStore::Init(const Key& key, const NDArray& value) {
   Impl& d = *impl_;
   LOOM_CHECK(!value.is_none(), "kvstore init: key ", key.ToString(), " got a none NDArray");
   LOOM_CHECK_TYPED(DTypeError, value.dtype() == DType::kFloat32 || value.dtype() == DType::kFloat64,
-                   "kvstore init: key ", key.ToString(), " expected dtype float32 or float64 but "
-                   "got ", ToString(value.dtype()));
+                   "kvstore init: key ", key.ToString(),
+                   " expected dtype float32 or float64 but "
+                   "got ",
+                   ToString(value.dtype()));
   const Key k = Resolve(key, /*for_init=*/true);
   LOOM_CHECK(!d.entries.count(k.index()), "duplicate init of key ", key.ToString());
   Entry e;
@@ -246,8 +250,7 @@ void KVStore::Push(const Key& key, const std::vector<NDArray>& values, int prior
   Push(std::vector<Key>{key}, std::vector<std::vector<NDArray>>{values}, priority);
 }
 
-void KVStore::Push(const std::vector<Key>& keys, const std::vector<NDArray>& values,
-                   int priority) {
+void KVStore::Push(const std::vector<Key>& keys, const std::vector<NDArray>& values, int priority) {
   LOOM_CHECK(keys.size() == values.size(), "kvstore push: expected one value per key but got ",
              keys.size(), " keys and ", values.size(), " values");
   std::vector<std::vector<NDArray>> grouped;
@@ -259,8 +262,10 @@ void KVStore::Push(const std::vector<Key>& keys, const std::vector<NDArray>& val
 void KVStore::Push(const std::vector<Key>& keys, const std::vector<std::vector<NDArray>>& values,
                    int priority) {
   Impl& d = *impl_;
-  LOOM_CHECK(keys.size() == values.size(), "kvstore push: expected one list of values per key "
-             "but got ", keys.size(), " keys and ", values.size(), " lists");
+  LOOM_CHECK(keys.size() == values.size(),
+             "kvstore push: expected one list of values per key "
+             "but got ",
+             keys.size(), " keys and ", values.size(), " lists");
   // Group by key in order of first appearance (a repeated key adds devices).
   std::vector<int> order;
   std::unordered_map<int, std::vector<NDArray>> groups;
@@ -344,10 +349,10 @@ void KVStore::Push(const std::vector<Key>& keys, const std::vector<std::vector<N
   }
   auto layout = d.layouts.find(signature);
   if (layout == d.layouts.end()) {
-    layout = d.layouts
-                 .emplace(signature,
-                          detail::PlanBuckets(arrays, priorities, d.options.bucket_bytes))
-                 .first;
+    layout =
+        d.layouts
+            .emplace(signature, detail::PlanBuckets(arrays, priorities, d.options.bucket_bytes))
+            .first;
   }
   for (detail::Bucket& b : layout->second) {
     if (b.members.size() == 1) {
@@ -388,8 +393,10 @@ void KVStore::Pull(const std::vector<Key>& keys, const std::vector<NDArray>& out
 
 void KVStore::Pull(const std::vector<Key>& keys, const std::vector<std::vector<NDArray>>& outs,
                    int priority) {
-  LOOM_CHECK(keys.size() == outs.size(), "kvstore pull: expected one list of out arrays per key "
-             "but got ", keys.size(), " keys and ", outs.size(), " lists");
+  LOOM_CHECK(keys.size() == outs.size(),
+             "kvstore pull: expected one list of out arrays per key "
+             "but got ",
+             keys.size(), " keys and ", outs.size(), " lists");
   for (size_t i = 0; i < keys.size(); ++i) {
     const Key k = Resolve(keys[i], /*for_init=*/false);
     const Entry& e = impl_->entries.at(k.index());

@@ -112,9 +112,8 @@ void ThreadedCommunicator::FailLate(Request& req) {
     std::lock_guard<std::mutex> lock(failure_mu_);
     first = failure_;
   }
-  Finish(req, std::make_exception_ptr(CommError(
-                  Describe(req) + " cannot run on " + Where() +
-                  ": this communicator failed earlier: " + first)));
+  Finish(req, std::make_exception_ptr(CommError(Describe(req) + " cannot run on " + Where() +
+                                                ": this communicator failed earlier: " + first)));
 }
 
 void ThreadedCommunicator::Fail(Request& first, std::exception_ptr error, bool on_thread) {
@@ -173,8 +172,8 @@ std::string ThreadedCommunicator::MissingRanks(uint64_t seq, Clock::time_point a
     if (why.empty()) continue;
     missing += (missing.empty() ? "" : "; ") + ("rank " + std::to_string(r) + " " + why);
   }
-  return missing.empty() ? "every rank started it; the transfer itself stalled" :
-                           "missing: " + missing;
+  return missing.empty() ? "every rank started it; the transfer itself stalled"
+                         : "missing: " + missing;
 }
 
 void ThreadedCommunicator::CheckDeadlines(Clock::time_point now) {

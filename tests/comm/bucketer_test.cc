@@ -1,13 +1,14 @@
 // GradientBucketer and the KVStore's fused list calls, with a loopback communicator that plays
 // several ranks holding the same data (so every sum is size * value): bucket layouts, launch
 // order, results equal to per-tensor allreduce, and the one-rank no-op.
+#include "loom/comm/bucketer.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <numeric>
 #include <random>
 
-#include "loom/comm/bucketer.h"
 #include "loom/comm/kvstore.h"
 #include "loom/scheduler/error.h"
 #include "loopback_communicator.h"
@@ -114,14 +115,23 @@ TEST(GradientBucketer, Misuse) {
   auto comm = std::make_shared<LoopbackCommunicator>(2);
   std::vector<NDArray> grads = Grads(1);
   grads[2] = NDArray();  // a parameter without gradient
-  EXPECT_THAT([&] { GradientBucketer(comm, grads, {0, 1, 3, 4}); },
-              ::testing::ThrowsMessage<Error>(
-                  HasSubstr("parameter 5 has a gradient but is missing from the order")));
-  EXPECT_THAT([&] { GradientBucketer(comm, grads, {0, 1, 3, 4, 5, 5}); },
-              ::testing::ThrowsMessage<Error>(HasSubstr("parameter 5 is twice in the order")));
-  EXPECT_THAT([&] { GradientBucketer(comm, grads, {0, 1, 2, 3, 4, 5}); },
-              ::testing::ThrowsMessage<Error>(HasSubstr("parameter 2 is in the order but has no "
-                                                        "gradient array")));
+  EXPECT_THAT(
+      [&] {
+        GradientBucketer(comm, grads, {0, 1, 3, 4});
+      },
+      ::testing::ThrowsMessage<Error>(
+          HasSubstr("parameter 5 has a gradient but is missing from the order")));
+  EXPECT_THAT(
+      [&] {
+        GradientBucketer(comm, grads, {0, 1, 3, 4, 5, 5});
+      },
+      ::testing::ThrowsMessage<Error>(HasSubstr("parameter 5 is twice in the order")));
+  EXPECT_THAT(
+      [&] {
+        GradientBucketer(comm, grads, {0, 1, 2, 3, 4, 5});
+      },
+      ::testing::ThrowsMessage<Error>(HasSubstr("parameter 2 is in the order but has no "
+                                                "gradient array")));
   GradientBucketer bucketer(comm, grads);
   EXPECT_EQ(bucketer.buckets(), (std::vector<std::vector<int>>{{5, 4, 3, 1, 0}}));
   EXPECT_THAT([&] { bucketer.Ready(2); },

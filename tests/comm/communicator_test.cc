@@ -1,4 +1,6 @@
 // The local communicator, argument checks, LOOM_COMM_TIMEOUT and rank discovery (one process).
+#include "loom/comm/communicator.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,7 +10,6 @@
 #include <optional>
 #include <string>
 
-#include "loom/comm/communicator.h"
 #include "loom/comm/launch.h"
 #include "loom/scheduler/env.h"
 #include "loom/scheduler/error.h"
@@ -152,7 +153,8 @@ TEST(CommunicatorTimeout, FromOptionsAndEnvironment) {
     ScopedEnv env(Vars{{env::kCommTimeout, bad}});
     EXPECT_THAT([] { ResolveTimeout({}); },
                 ThrowsMessage<Error>(HasSubstr("expected LOOM_COMM_TIMEOUT to be a positive "
-                                               "number of seconds but got '" + std::string(bad))));
+                                               "number of seconds but got '" +
+                                               std::string(bad))));
   }
 }
 

@@ -70,10 +70,10 @@ JobResult RunJob(const std::string& mpirun_flags, bool wrap) {
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return {};
   self[n] = '\0';
-  std::string command = "timeout 120 " LOOM_MPIEXEC " -np 2 --oversubscribe --bind-to none " +
-                        mpirun_flags + (geteuid() == 0 ? " --allow-run-as-root" : "") + " -x " +
-                        kScenario + "=killed_rank -x LOOM_COMM_TIMEOUT=" +
-                        std::to_string(kTimeoutSeconds) + " ";
+  std::string command =
+      "timeout 120 " LOOM_MPIEXEC " -np 2 --oversubscribe --bind-to none " + mpirun_flags +
+      (geteuid() == 0 ? " --allow-run-as-root" : "") + " -x " + kScenario +
+      "=killed_rank -x LOOM_COMM_TIMEOUT=" + std::to_string(kTimeoutSeconds) + " ";
   const std::string test = std::string(self) + " --gtest_filter=ScenarioKilledRank.*";
   if (wrap) {
     command += "/bin/sh -c '" + test +
@@ -90,15 +90,14 @@ JobResult RunJob(const std::string& mpirun_flags, bool wrap) {
   size_t got = 0;
   while ((got = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, got);
   const int status = pclose(pipe);
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
 }
 
-#define LOOM_REQUIRE_MPIRUN()                                                              \
-  do {                                                                                    \
-    if (std::string(LOOM_MPIEXEC).empty()) GTEST_SKIP() << "a build without MPI";         \
+#define LOOM_REQUIRE_MPIRUN()                                                            \
+  do {                                                                                   \
+    if (std::string(LOOM_MPIEXEC).empty()) GTEST_SKIP() << "a build without MPI";        \
     if (DiscoverLaunch().size > 1) GTEST_SKIP() << "launches its own job: run it alone"; \
   } while (0)
 

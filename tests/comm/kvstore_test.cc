@@ -3,6 +3,8 @@
 // times num_workers() for pushes (each rank pushes the same values; dist sums them), and rank 0's
 // for inits. InProcess/ runs them in one process; Mpi/ runs the dist types under
 // `mpirun -np 2` (ctest comm_mpi_np2), and in one process when started alone.
+#include "loom/comm/kvstore.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include "loom/comm/kvstore.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::comm {
@@ -171,9 +172,7 @@ TEST_P(KVStoreSemantics, UpdaterKeyIndex) {
 }
 
 // T47 test_get_type: the type is the lowercased name it was created with.
-TEST_P(KVStoreSemantics, GetType) {
-  EXPECT_EQ(KVStore::Create(GetParam())->type(), GetParam());
-}
+TEST_P(KVStoreSemantics, GetType) { EXPECT_EQ(KVStore::Create(GetParam())->type(), GetParam()); }
 
 // T48 test_invalid_pull (the key-type part; Loom has no row_sparse storage): an int-keyed store
 // rejects string keys for init, push and pull, and the other way round.
@@ -200,11 +199,15 @@ TEST_P(KVStoreSemantics, MisuseIsAnError) {
               ::testing::ThrowsMessage<Error>(HasSubstr("key 4 has not been initialised")));
   EXPECT_THAT([&] { kv->Pull(4, NDArray::Ones(kShape)); },
               ::testing::ThrowsMessage<Error>(HasSubstr("key 4 has not been initialised")));
-  EXPECT_THAT([&] { kv->Push(3, NDArray::Ones({2, 2})); },
-              ::testing::ThrowsMessage<ShapeError>(
-                  HasSubstr("key 3 was initialised with shape (4,4) but got shape (2,2)")));
-  EXPECT_THAT([&] { kv->Push(3, NDArray::Ones(kShape, Context::CPU(), DType::kFloat64)); },
-              ::testing::ThrowsMessage<DTypeError>(HasSubstr("dtype float32 but got dtype float64")));
+  EXPECT_THAT(
+      [&] {
+        kv->Push(3, NDArray::Ones({2, 2}));
+      },
+      ::testing::ThrowsMessage<ShapeError>(
+          HasSubstr("key 3 was initialised with shape (4,4) but got shape (2,2)")));
+  EXPECT_THAT(
+      [&] { kv->Push(3, NDArray::Ones(kShape, Context::CPU(), DType::kFloat64)); },
+      ::testing::ThrowsMessage<DTypeError>(HasSubstr("dtype float32 but got dtype float64")));
   EXPECT_THROW(kv->Init(12, NDArray::Ones(kShape, Context::CPU(), DType::kInt32)), DTypeError);
 }
 
@@ -239,8 +242,7 @@ TEST_P(KVStoreSemantics, Broadcast) {
 INSTANTIATE_TEST_SUITE_P(InProcess, KVStoreSemantics,
                          ::testing::Values("local", "device", "local_allreduce_cpu",
                                            "local_allreduce_device", "dist_sync"));
-INSTANTIATE_TEST_SUITE_P(Mpi, KVStoreSemantics,
-                         ::testing::Values("dist_sync", "dist_device_sync"));
+INSTANTIATE_TEST_SUITE_P(Mpi, KVStoreSemantics, ::testing::Values("dist_sync", "dist_device_sync"));
 
 TEST(KVStoreCreate, TypesAndErrors) {
   EXPECT_EQ(KVStore::Create("Local")->type(), "local");

@@ -22,11 +22,11 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-#define LOOM_REQUIRE_RANKS()                                                          \
-  do {                                                                                \
-    if (DiscoverLaunch().size < 2) {                                                  \
+#define LOOM_REQUIRE_RANKS()                                                             \
+  do {                                                                                   \
+    if (DiscoverLaunch().size < 2) {                                                     \
       GTEST_SKIP() << "needs several ranks: run under mpirun -np 2 (ctest -R comm_mpi)"; \
-    }                                                                                 \
+    }                                                                                    \
   } while (0)
 
 std::shared_ptr<Communicator> Mpi(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
@@ -53,8 +53,8 @@ TEST(MpiCommunicator, AllReduceOddSizes) {
     NDArray f = RankArray<float>(comm->rank(), n);
     NDArray d = RankArray<double>(comm->rank(), n, Context::CPU(1));
     NDArray out = NDArray::Empty({static_cast<int64_t>(n)}, Context::CPU(1), DType::kFloat64);
-    comm->AllReduce(f, f);     // in place
-    comm->AllReduce(d, out);   // out of place, another device's pool
+    comm->AllReduce(f, f);    // in place
+    comm->AllReduce(d, out);  // out of place, another device's pool
     const std::vector<float> fv = f.ToVector<float>();
     const std::vector<double> dv = out.ToVector<double>();
     for (size_t i = 0; i < n; ++i) {

@@ -11,6 +11,7 @@ namespace {
 class CommHeaderExample : public ::testing::TestWithParam<int> {};
 
 TEST_P(CommHeaderExample, RunsAsDocumented) {
+  // clang-format off
   auto kv = loom::comm::KVStore::Create("dist_sync");   // MPI under mpirun, else one process
   const int workers = kv->num_workers();
   kv->Init("w", loom::NDArray::Full({2, 3}, 1.0));      // every rank starts from rank 0's value
@@ -28,6 +29,7 @@ TEST_P(CommHeaderExample, RunsAsDocumented) {
   loom::NDArray x = loom::NDArray::Full({5}, comm->rank() + 1.0);
   comm->AllReduce(x, x).Wait();                         // 1 + 2 + ... + workers
   kv->Barrier();
+  // clang-format on
 
   EXPECT_EQ(v, std::vector<float>(6, 1.0f - 0.5f * 2 * workers));
   EXPECT_EQ(x.ToVector<float>(), std::vector<float>(5, workers * (workers + 1) / 2.0f));

@@ -35,8 +35,8 @@ void Launch(const void* const* srcs, int n, void* out, size_t count, cudaStream_
     Sources s{};
     const int m = std::min(kMaxSources, n - first);
     for (int k = 0; k < m; ++k) s.p[k] = srcs[first + k];
-    SumKernel<T><<<std::max(blocks, 1), threads, 0, stream>>>(s, m, first > 0,
-                                                             static_cast<T*>(out), count);
+    SumKernel<T>
+        <<<std::max(blocks, 1), threads, 0, stream>>>(s, m, first > 0, static_cast<T*>(out), count);
   }
   const cudaError_t error = cudaGetLastError();
   LOOM_CHECK(error == cudaSuccess, "kvstore GPU sum failed: ", cudaGetErrorString(error));

@@ -23,8 +23,7 @@ namespace loom::comm::detail {
 namespace {
 
 void CheckCuda(cudaError_t status, const char* what) {
-  LOOM_CHECK_TYPED(CommError, status == cudaSuccess, what, " failed: ",
-                   cudaGetErrorString(status));
+  LOOM_CHECK_TYPED(CommError, status == cudaSuccess, what, " failed: ", cudaGetErrorString(status));
 }
 
 struct Event {
@@ -122,9 +121,9 @@ class NcclCommunicator final : public ThreadedCommunicator {
     }
     r = Settle(comm_, r, Clock::now() + timeout());
     if (r != ncclSuccess) {
-      std::rethrow_exception(BackendError(Describe(req), rank(), size(),
-                                          r == ncclInProgress ? "NCCL stayed busy past the timeout"
-                                                              : ncclGetErrorString(r)));
+      std::rethrow_exception(BackendError(
+          Describe(req), rank(), size(),
+          r == ncclInProgress ? "NCCL stayed busy past the timeout" : ncclGetErrorString(r)));
     }
     auto op = std::make_unique<NcclOp>(device_);
     CheckCuda(cudaEventRecord(op->done.event, stream_), "cudaEventRecord");
@@ -199,8 +198,7 @@ std::shared_ptr<Communicator> CreateNcclCommunicator(std::chrono::milliseconds t
                                            "(LOOM_COMM_TIMEOUT)"
                                          : ncclGetErrorString(r));
   }
-  return std::make_shared<NcclCommunicator>(rank, size, timeout, device, comm,
-                                            std::move(channel));
+  return std::make_shared<NcclCommunicator>(rank, size, timeout, device, comm, std::move(channel));
 }
 
 }  // namespace loom::comm::detail

@@ -47,8 +47,8 @@ class MpiProgressChannel final : public ProgressChannel {
     for (;;) {
       int flag = 0;
       MPI_Status status;
-      if (query_req_ == MPI_REQUEST_NULL ||
-          MPI_Test(&query_req_, &flag, &status) != MPI_SUCCESS || !flag) {
+      if (query_req_ == MPI_REQUEST_NULL || MPI_Test(&query_req_, &flag, &status) != MPI_SUCCESS ||
+          !flag) {
         break;
       }
       Send& send = sends_.emplace_back();
@@ -153,9 +153,7 @@ struct MpiOp final : BackendOp {
   MPI_Request req = MPI_REQUEST_NULL;
 };
 
-MPI_Datatype ElementType(DType dtype) {
-  return dtype == DType::kFloat64 ? MPI_DOUBLE : MPI_FLOAT;
-}
+MPI_Datatype ElementType(DType dtype) { return dtype == DType::kFloat64 ? MPI_DOUBLE : MPI_FLOAT; }
 
 class MpiCommunicator final : public ThreadedCommunicator {
  public:
@@ -281,7 +279,8 @@ std::shared_ptr<Communicator> CreateMpiCommunicator(std::chrono::milliseconds ti
   const LaunchInfo job = DiscoverLaunch();
   LOOM_CHECK_TYPED(CommError, job.size == 1 || (job.size == size && job.rank == rank),
                    "the launcher says this process is ", job.ToString(), " but MPI sees rank ",
-                   rank, " of ", size, ": is this MPI the one the launcher belongs to (e.g. "
+                   rank, " of ", size,
+                   ": is this MPI the one the launcher belongs to (e.g. "
                    "mpirun from another MPI installation, or srun without PMI support)?");
   MPI_Comm comm = Duplicate(timeout, rank, size);
   MPI_Comm side = Duplicate(timeout, rank, size);

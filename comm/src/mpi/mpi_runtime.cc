@@ -38,8 +38,9 @@ MpiRuntime::MpiRuntime() {
   } else {
     MPI_Query_thread(&provided);
   }
-  LOOM_CHECK_TYPED(CommError, provided >= MPI_THREAD_SERIALIZED,
-                   "MPI provides thread level ", provided, " but Loom needs at least "
+  LOOM_CHECK_TYPED(CommError, provided >= MPI_THREAD_SERIALIZED, "MPI provides thread level ",
+                   provided,
+                   " but Loom needs at least "
                    "MPI_THREAD_SERIALIZED (its communication threads call MPI); initialise MPI "
                    "with MPI_Init_thread(MPI_THREAD_MULTIPLE) or let Loom initialise it");
   serialize_ = provided < MPI_THREAD_MULTIPLE;

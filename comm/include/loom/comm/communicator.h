@@ -4,9 +4,9 @@
 //   auto comm = loom::comm::Communicator::Create();      // "auto": MPI under mpirun, else local
 //   loom::NDArray grad = ...;                            // float32 or float64, on any cpu(i)
 //   loom::comm::Work w = comm->AllReduce(grad, grad);    // pushed: reads and writes grad
-//   w.Wait();                          // grad now holds the sum over all ranks (or grad.WaitToRead())
-//   comm->Broadcast(weights, /*root=*/0).Wait();         // every rank gets rank 0's weights
-//   comm->Barrier().Wait();
+//   w.Wait();                          // grad now holds the sum over all ranks (or
+//   grad.WaitToRead()) comm->Broadcast(weights, /*root=*/0).Wait();         // every rank gets rank
+//   0's weights comm->Barrier().Wait();
 //
 // Backends: "local" (in-process, one rank: collectives are identities), "mpi" (Open MPI or any
 // MPI; one ordered communication thread per communicator, nonblocking MPI calls polled against a
@@ -146,8 +146,12 @@ class Communicator {
    public:
     Buffer() = default;
     explicit Buffer(const NDArray& a)
-        : data_(a.is_none() ? nullptr : a.data()), size_(a.size()), dtype_(a.dtype()),
-          ctx_(a.ctx()), storage_(a.is_none() ? Storage() : a.storage()), none_(a.is_none()) {}
+        : data_(a.is_none() ? nullptr : a.data()),
+          size_(a.size()),
+          dtype_(a.dtype()),
+          ctx_(a.ctx()),
+          storage_(a.is_none() ? Storage() : a.storage()),
+          none_(a.is_none()) {}
     void* data() const { return data_; }
     int64_t size() const { return size_; }
     DType dtype() const { return dtype_; }

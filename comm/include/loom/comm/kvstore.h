@@ -67,10 +67,10 @@ namespace loom::comm {
 /// kv->Push("fc1_weight", ...) both work.
 class Key {
  public:
-  Key(int key) : is_int_(true), int_(key) {}                        // NOLINT: implicit
-  Key(std::string key) : is_int_(false), str_(std::move(key)) {}    // NOLINT
-  Key(const char* key) : is_int_(false), str_(key) {}               // NOLINT
-  Key(std::string_view key) : is_int_(false), str_(key) {}          // NOLINT
+  Key(int key) : is_int_(true), int_(key) {}                      // NOLINT: implicit
+  Key(std::string key) : is_int_(false), str_(std::move(key)) {}  // NOLINT
+  Key(const char* key) : is_int_(false), str_(key) {}             // NOLINT
+  Key(std::string_view key) : is_int_(false), str_(key) {}        // NOLINT
 
   bool is_int() const { return is_int_; }
   /// The int key. @throws loom::Error for a string key.
