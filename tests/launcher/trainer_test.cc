@@ -35,12 +35,13 @@ class TrainerTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  // 4-class synthetic data (40 features, ~99% separable): 256 training samples in batches of 32 (8 batches per
-  // epoch), 128 validation samples; an MLP with one hidden layer of 32.
+  // 4-class synthetic data (40 features, ~99% separable): 256 training samples in batches of 32
+  // (8 batches per epoch), 128 validation samples; an MLP with one hidden layer of 32 and dropout
+  // (so resuming must restore the random state too).
   proto::Experiment Synthetic(const std::string& run) const {
     proto::Experiment e = ParseExperiment(R"(
 name: synthetic_mlp
-model: {builtin: mlp, hidden: [32], num_classes: 4}
+model: {builtin: mlp, hidden: [32], num_classes: 4, dropout: 0.2}
 data:
   train: {source: synthetic, split: train, num_samples: 256, shape: [40], num_classes: 4, seed: 3}
   val: {source: synthetic, split: test, num_samples: 128, shape: [40], num_classes: 4, seed: 3}

@@ -433,7 +433,11 @@ void Run::OnEpoch(EpochEndInfo& info) {
   const int64_t done = info.epoch + 1;
   const int every = exp_.checkpoint().every_epochs();
   if (every > 0 && done % every == 0 && done < exp_.trainer().epochs()) {
-    SaveCheckpoint(EpochTag(done), done, 0);
+    // With update checkpoints too, every periodic file is tagged by its update count, so that
+    // pruning (oldest tag first) sees one order.
+    SaveCheckpoint(exp_.checkpoint().every_updates() > 0 ? CheckpointDir::UpdateTag(info.num_update)
+                                                          : EpochTag(done),
+                   done, 0);
     SaveMXNet(done);
   }
   if (g_interrupted.load(std::memory_order_relaxed)) info.stop = true;

@@ -12,7 +12,8 @@
 //   overrides.yaml    the command-line overrides, one per list item
 //   metrics.jsonl     one JSON object per log step ("phase": "train") and per epoch ("epoch")
 //   events.out.tfevents.*   the same scalars for TensorBoard (logging.tensorboard)
-//   checkpoints/      ckpt-NNNN.pb (epoch NNNN done), ckpt-NNNNNNN.pb (every_updates),
+//   checkpoints/      ckpt-NNNN.pb (epoch NNNN done; every_epochs), ckpt-NNNNNNN.pb (after
+//                     NNNNNNN updates; every_updates, and then for epoch ends too),
 //                     ckpt-interrupted.pb (Ctrl-C), ckpt-final.pb, last_checkpoint
 //   <name>-symbol.json, <name>-NNNN.params   MXNet format (checkpoint.mxnet_format)
 //
