@@ -65,7 +65,7 @@ TEST(IoCheckpoint, FromTensorRejectsInconsistentTensors) {
   bad.set_data(t.data().substr(0, 12));
   EXPECT_THAT([&] { FromTensor(bad); },
               ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
-                  "tensor 'fc1_weight': data: expected 16 bytes (2-d shape, float32) but got 12")));
+                  "tensor 'fc1_weight': data: expected 16 bytes (shape (2,2), float32) but got 12")));
   bad = t;
   bad.set_dtype(42);
   EXPECT_THAT([&] { FromTensor(bad); }, ::testing::ThrowsMessage<CheckpointError>(
@@ -76,14 +76,20 @@ TEST(IoCheckpoint, FromTensorRejectsInconsistentTensors) {
   EXPECT_THAT([&] { FromTensor(bad); }, ::testing::ThrowsMessage<CheckpointError>(
                                             HasSubstr("shape[1]: expected a dimension >= 0")));
   bad = t;
-  bad.set_shape(0, int64_t{1} << 62);
-  bad.set_shape(1, int64_t{1} << 62);  // the product overflows int64
+  bad.set_shape(0, int64_t{1} << 61);
+  EXPECT_THAT([&] { FromTensor(bad); },
+              ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
+                  "data: expected 4611686018427387904 elements of 4 bytes (shape "
+                  "(2305843009213693952,2), float32) but got 16")));
+  bad.set_shape(1, int64_t{1} << 62);  // the element count overflows int64
   EXPECT_THAT([&] { FromTensor(bad); },
               ::testing::ThrowsMessage<CheckpointError>(
-                  HasSubstr("data: expected more bytes than 2^64 for its shape and dtype but got 16")));
-  bad.set_shape(1, 0);  // a zero dimension: no bytes, however large the others
+                  HasSubstr("shape: expected an element count that fits in int64")));
+  bad.add_shape(0);  // ... even when a later zero makes the product 0
   bad.clear_data();
-  EXPECT_EQ(FromTensor(bad).shape(), Shape({int64_t{1} << 62, 0}));
+  EXPECT_THROW(FromTensor(bad), CheckpointError);
+  bad.set_shape(0, 0);  // a leading zero: no bytes, however large the others
+  EXPECT_EQ(FromTensor(bad).shape(), Shape({0, int64_t{1} << 62, 0}));
 }
 
 proto::CheckpointFile SampleCheckpoint(int64_t num_update) {
@@ -283,8 +289,8 @@ TEST(IoCheckpoint, CorruptForeignAndWrongVersionFiles) {
   proto::CheckpointFile bad_tensor = SampleCheckpoint(7);
   bad_tensor.mutable_arg_params(1)->set_data("abc");
   RawWrite(path, SerializeCheckpoint(bad_tensor));
-  EXPECT_EQ(LoadError(path), path + ": arg_params[1] ('fc1_bias').data: expected 8 bytes (1-d "
-                                    "shape, float32) but got 3");
+  EXPECT_EQ(LoadError(path), path + ": arg_params[1] ('fc1_bias').data: expected 8 bytes (shape "
+                                    "(2), float32) but got 3");
   proto::CheckpointFile bad_state = SampleCheckpoint(7);
   bad_state.mutable_optimizer_state(0)->set_dtype(-1);
   RawWrite(path, SerializeCheckpoint(bad_state));

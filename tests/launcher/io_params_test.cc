@@ -279,7 +279,15 @@ TEST(IoParams, CorruptFieldsNameOffsetAndExpectation) {
   b = good;
   Put<int64_t>(b, 36, int64_t{1} << 50);
   EXPECT_THAT(ParseError(b), HasSubstr("at byte 72: truncated: array 0 of shape "
-                                       "(1125899906842624,2,2) and dtype float32 needs more data"));
+                                       "(1125899906842624,2,2) and dtype float32 needs "
+                                       "4503599627370496 elements of 4 bytes, more than the"));
+  b = good;
+  Put<int64_t>(b, 36, int64_t{1} << 62);
+  Put<int64_t>(b, 44, int64_t{1} << 62);
+  Put<int64_t>(b, 52, 0);
+  EXPECT_THAT(ParseError(b), HasSubstr("at byte 68: array 0: expected a shape whose element count "
+                                       "fits in int64 but got (4611686018427387904,"
+                                       "4611686018427387904,0)"));
   b = good;
   Put<int32_t>(b, 60, 7);
   EXPECT_THAT(ParseError(b), HasSubstr("at byte 60: array 0 (record at byte 24): expected a "

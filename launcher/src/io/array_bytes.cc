@@ -6,6 +6,14 @@
 
 namespace loom::train::detail {
 
+std::optional<int64_t> CheckedElementCount(std::span<const int64_t> dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  }
+  return n;
+}
+
 std::string ArrayBytes(const NDArray& a) {
   LOOM_INTERNAL_ASSERT(!a.is_none());
   const NDArray host = a.ctx().is_host() ? a : a.CopyTo(Context::CPU());

@@ -2,12 +2,19 @@
 // formats both store arrays this way).
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "loom/core/ndarray.h"
 
 namespace loom::train::detail {
+
+/// The product of dims, multiplied in order as Shape::Size() does; std::nullopt when a partial
+/// product overflows int64 (such a shape must be rejected before an NDArray is made of it).
+std::optional<int64_t> CheckedElementCount(std::span<const int64_t> dims);
 
 /// The elements of `a` (row-major), after its pending writes; copies through the host for device
 /// arrays. `a` must not be none.

@@ -21,39 +21,38 @@ constexpr size_t kTrailerBytes = 16;  // two tags of 2 bytes, a fixed64 and a fi
 constexpr const char* kPointerName = "last_checkpoint";
 constexpr const char* kFrameworkVersion = "loom " LOOM_VERSION_STRING;
 
+Shape TensorShape(const proto::Tensor& t) {
+  return Shape(std::vector<int64_t>(t.shape().begin(), t.shape().end()));
+}
+
 // Returns "" when the tensor is well-formed, else what is wrong with it.
 std::string TensorProblem(const proto::Tensor& t) {
   if (t.dtype() < 0 || t.dtype() >= static_cast<int>(DType::kCount)) {
     return loom::detail::StrCat("dtype: expected an MXNet type code 0..",
                                 static_cast<int>(DType::kCount) - 1, " but got ", t.dtype());
   }
-  // The byte count, or overflow when it does not fit in 64 bits.
-  uint64_t need = DTypeSize(static_cast<DType>(t.dtype()));
-  bool overflow = false, zero = false;
   for (int i = 0; i < t.shape_size(); ++i) {
-    const int64_t d = t.shape(i);
-    if (d < 0) {
-      return loom::detail::StrCat("shape[", i, "]: expected a dimension >= 0 but got ", d);
+    if (t.shape(i) < 0) {
+      return loom::detail::StrCat("shape[", i, "]: expected a dimension >= 0 but got ", t.shape(i));
     }
-    zero = zero || d == 0;
-    overflow = overflow || __builtin_mul_overflow(need, static_cast<uint64_t>(d), &need);
   }
-  if (zero) need = 0;
+  const std::optional<int64_t> count = detail::CheckedElementCount(
+      std::span<const int64_t>(t.shape().data(), static_cast<size_t>(t.shape_size())));
+  if (!count) return "shape: expected an element count that fits in int64";
   const uint64_t have = t.data().size();
-  if (overflow && !zero) {
-    return loom::detail::StrCat("data: expected more bytes than 2^64 for its shape and dtype but "
-                                "got ", have);
+  const uint64_t element = DTypeSize(static_cast<DType>(t.dtype()));
+  const std::string what = loom::detail::StrCat(
+      " (shape ", TensorShape(t).ToString(), ", ", ToString(static_cast<DType>(t.dtype())),
+      ") but got ", have);
+  if (static_cast<uint64_t>(*count) > UINT64_MAX / element) {
+    return loom::detail::StrCat("data: expected ", *count, " elements of ", element, " bytes",
+                                what);
   }
-  if (need != have) {
-    return loom::detail::StrCat("data: expected ", need, " bytes (", t.shape_size(),
-                                "-d shape, ", ToString(static_cast<DType>(t.dtype())),
-                                ") but got ", have);
+  if (static_cast<uint64_t>(*count) * element != have) {
+    return loom::detail::StrCat("data: expected ", static_cast<uint64_t>(*count) * element,
+                                " bytes", what);
   }
   return "";
-}
-
-Shape TensorShape(const proto::Tensor& t) {
-  return Shape(std::vector<int64_t>(t.shape().begin(), t.shape().end()));
 }
 
 void CheckTensors(const google::protobuf::RepeatedPtrField<proto::Tensor>& tensors,

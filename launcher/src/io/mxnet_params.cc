@@ -119,23 +119,18 @@ NDArray ReadArray(detail::ByteReader& in, size_t index) {
     in.Fail(type_at, "array ", index, ": expected a type code 0..7 but got ", code);
   }
   const DType dtype = DTypeFromCode(code);
-  // size * element size, checked against the bytes left without overflowing.
+  const std::optional<int64_t> count = detail::CheckedElementCount(shape.dims());
+  if (!count) {
+    in.Fail(type_at, "array ", index, ": expected a shape whose element count fits in int64 but got ",
+            shape.ToString());
+  }
   const uint64_t element = DTypeSize(dtype);
-  uint64_t bytes = element;
-  bool too_big = false;
-  for (int64_t d : shape) {
-    if (d == 0) {
-      bytes = 0;
-      too_big = false;
-      break;
-    }
-    if (bytes > in.remaining() / static_cast<uint64_t>(d)) too_big = true;
-    if (!too_big) bytes *= static_cast<uint64_t>(d);
-  }
-  if (too_big) {
+  if (static_cast<uint64_t>(*count) > in.remaining() / element) {
     in.Fail(in.offset(), "truncated: array ", index, " of shape ", shape.ToString(), " and dtype ",
-            ToString(dtype), " needs more data than the ", in.remaining(), " bytes left");
+            ToString(dtype), " needs ", *count, " elements of ", element,
+            " bytes, more than the ", in.remaining(), " bytes left");
   }
+  const uint64_t bytes = static_cast<uint64_t>(*count) * element;
   const std::string what = "the data of array " + std::to_string(index) + ", shape " +
                            shape.ToString() + ", " + ToString(dtype);
   return detail::ArrayFromBytes(shape, dtype, in.Take(bytes, what));
