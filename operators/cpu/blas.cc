@@ -1,10 +1,13 @@
 #include "operators/cpu/blas.h"
 
 #include <cblas.h>
+#include <dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <type_traits>
 
+#include "loom/scheduler/error.h"
 #include "operators/cpu/parallel.h"
 
 namespace loom::cpu {
@@ -27,13 +30,18 @@ void CallBlas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alp
     }
     return;
   }
-  const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-  const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<blasint>(m), static_cast<blasint>(n),
-                static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
-                static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+    // oneDNN's sgemm: its JIT kernels use AVX-512 where the CPU has it, where Debian's OpenBLAS
+    // 0.3.21 runs AVX2 kernels on AMD CPUs (1.5-6x slower on the shapes of docs/kernels.md).
+    // It threads with OpenMP: one thread here, Loom splits the product itself.
+    if (omp_get_max_threads() != 1) omp_set_num_threads(1);
+    const dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k,
+                                            alpha, a, lda, b, ldb, beta, c, ldc);
+    LOOM_CHECK(status == dnnl_success, "sgemm: oneDNN failed with status ",
+               static_cast<int>(status), " for m=", m, " n=", n, " k=", k);
   } else {
+    const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
     cblas_dgemm(CblasRowMajor, ta, tb, static_cast<blasint>(m), static_cast<blasint>(n),
                 static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
                 static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));

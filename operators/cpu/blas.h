@@ -1,5 +1,5 @@
-// Row-major GEMM on OpenBLAS, partitioned over oneTBB threads by Loom (OpenBLAS itself is kept
-// single-threaded: see docs/kernels.md).
+// Row-major GEMM, partitioned over oneTBB threads by Loom: float32 on oneDNN's sgemm, float64 on
+// OpenBLAS, each library kept single-threaded (see docs/kernels.md).
 //
 //   // C (m x n) = A (m x k) * B^T where B is stored (n x k)
 //   loom::cpu::Gemm<float>(false, true, m, n, k, 1.0f, a, k, b, k, 0.0f, c, n);
