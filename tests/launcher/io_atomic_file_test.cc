@@ -84,8 +84,8 @@ TEST(IoAtomicFile, ReadOnlyDirectoryIsIoErrorAndKeepsOldFile) {
   if (::geteuid() == 0) GTEST_SKIP() << "root writes into read-only directories";
   ScratchDir dir;
   RawWrite(dir / "f", "old");
-  std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_read |
-                                               std::filesystem::perms::owner_exec);
+  std::filesystem::permissions(
+      dir.path(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
   try {
     WriteFileAtomic(dir / "f", "new");
     FAIL() << "expected IoError";

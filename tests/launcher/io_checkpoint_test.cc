@@ -18,10 +18,10 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using testing::RawRead;
 using testing::RawWrite;
 using testing::ScratchDir;
+using ::testing::StartsWith;
 
 std::string Bytes(const NDArray& a) {
   a.WaitToRead();
@@ -63,9 +63,10 @@ TEST(IoCheckpoint, FromTensorRejectsInconsistentTensors) {
   proto::Tensor t = ToTensor(NDArray::FromHost<float>({1, 2, 3, 4}, {2, 2}), "fc1_weight");
   proto::Tensor bad = t;
   bad.set_data(t.data().substr(0, 12));
-  EXPECT_THAT([&] { FromTensor(bad); },
-              ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
-                  "tensor 'fc1_weight': data: expected 16 bytes (shape (2,2), float32) but got 12")));
+  EXPECT_THAT(
+      [&] { FromTensor(bad); },
+      ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
+          "tensor 'fc1_weight': data: expected 16 bytes (shape (2,2), float32) but got 12")));
   bad = t;
   bad.set_dtype(42);
   EXPECT_THAT([&] { FromTensor(bad); }, ::testing::ThrowsMessage<CheckpointError>(
@@ -78,9 +79,9 @@ TEST(IoCheckpoint, FromTensorRejectsInconsistentTensors) {
   bad = t;
   bad.set_shape(0, int64_t{1} << 61);
   EXPECT_THAT([&] { FromTensor(bad); },
-              ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
-                  "data: expected 4611686018427387904 elements of 4 bytes (shape "
-                  "(2305843009213693952,2), float32) but got 16")));
+              ::testing::ThrowsMessage<CheckpointError>(
+                  HasSubstr("data: expected 4611686018427387904 elements of 4 bytes (shape "
+                            "(2305843009213693952,2), float32) but got 16")));
   bad.set_shape(1, int64_t{1} << 62);  // the element count overflows int64
   EXPECT_THAT([&] { FromTensor(bad); },
               ::testing::ThrowsMessage<CheckpointError>(
@@ -97,7 +98,8 @@ proto::CheckpointFile SampleCheckpoint(int64_t num_update) {
   c.mutable_config()->set_name("mlp_test");
   c.mutable_config()->mutable_optimizer()->set_lr(0.05f);
   c.set_symbol_json("{\"nodes\": []}");
-  *c.add_arg_params() = ToTensor(NDArray::FromHost<float>({1, 2, 3, 4, 5, 6}, {2, 3}), "fc1_weight");
+  *c.add_arg_params() =
+      ToTensor(NDArray::FromHost<float>({1, 2, 3, 4, 5, 6}, {2, 3}), "fc1_weight");
   *c.add_arg_params() = ToTensor(NDArray::FromHost<float>({0.5f, -0.5f}, {2}), "fc1_bias");
   *c.add_aux_params() = ToTensor(NDArray::FromHost<float>({1, 1}, {2}), "bn1_moving_var");
   *c.add_optimizer_state() =
@@ -226,9 +228,9 @@ TEST(IoCheckpoint, TagsAndPointerErrors) {
   EXPECT_THROW(ckpts.Save(SampleCheckpoint(1), ""), Error);
   EXPECT_THROW(CheckpointDir(dir.path(), -1), Error);
   RawWrite(dir / "last_checkpoint", "ckpt-0000007.pb\n");
-  EXPECT_THAT([&] { ckpts.Latest(); },
-              ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
-                  "last_checkpoint: names " + (dir / "ckpt-0000007.pb") + ", which does not exist")));
+  EXPECT_THAT([&] { ckpts.Latest(); }, ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
+                                           "last_checkpoint: names " + (dir / "ckpt-0000007.pb") +
+                                           ", which does not exist")));
   RawWrite(dir / "last_checkpoint", "\n");
   EXPECT_THROW(ckpts.Latest(), CheckpointError);
 }
@@ -263,18 +265,21 @@ TEST(IoCheckpoint, CorruptForeignAndWrongVersionFiles) {
   std::string bytes = SerializeCheckpoint(SampleCheckpoint(7));
   bytes[bytes.size() / 2] ^= 0x10;
   RawWrite(path, bytes);
-  EXPECT_EQ(LoadError(path), path + ": payload_crc32c: the CRC-32C of the contents does not match "
-                                    "(the file is corrupt)");
+  EXPECT_EQ(LoadError(path), path +
+                                 ": payload_crc32c: the CRC-32C of the contents does not match "
+                                 "(the file is corrupt)");
 
   RawWrite(path, std::string(100, 'x'));
-  EXPECT_THAT(LoadError(path), HasSubstr(path + ": payload_bytes: expected the checkpoint trailer"));
+  EXPECT_THAT(LoadError(path),
+              HasSubstr(path + ": payload_bytes: expected the checkpoint trailer"));
 
   proto::CheckpointFile future = SampleCheckpoint(7);
   future.set_format_version(2);
   future.set_framework_version("loom 9.0.0");
   RawWrite(path, SerializeCheckpoint(future));
-  EXPECT_THAT(LoadError(path), HasSubstr(path + ": format_version: expected 1 but got 2 (written by "
-                                                "loom 9.0.0; this is loom "));
+  EXPECT_THAT(LoadError(path),
+              HasSubstr(path + ": format_version: expected 1 but got 2 (written by "
+                               "loom 9.0.0; this is loom "));
 
   // A consistent trailer over a payload that lacks format_version (written by something else).
   proto::CheckpointFile bare;
@@ -289,8 +294,9 @@ TEST(IoCheckpoint, CorruptForeignAndWrongVersionFiles) {
   proto::CheckpointFile bad_tensor = SampleCheckpoint(7);
   bad_tensor.mutable_arg_params(1)->set_data("abc");
   RawWrite(path, SerializeCheckpoint(bad_tensor));
-  EXPECT_EQ(LoadError(path), path + ": arg_params[1] ('fc1_bias').data: expected 8 bytes (shape "
-                                    "(2), float32) but got 3");
+  EXPECT_EQ(LoadError(path), path +
+                                 ": arg_params[1] ('fc1_bias').data: expected 8 bytes (shape "
+                                 "(2), float32) but got 3");
   proto::CheckpointFile bad_state = SampleCheckpoint(7);
   bad_state.mutable_optimizer_state(0)->set_dtype(-1);
   RawWrite(path, SerializeCheckpoint(bad_state));

@@ -58,8 +58,9 @@ TEST(IoEvents, Crc32cMatchesBitwiseReferenceAtEveryLengthAndAlignment) {
     }
   }
   // Continuing a CRC equals one pass over the concatenation.
-  EXPECT_EQ(Crc32c(std::string_view(data).substr(100), Crc32c(std::string_view(data).substr(0, 100))),
-            Crc32c(data));
+  EXPECT_EQ(
+      Crc32c(std::string_view(data).substr(100), Crc32c(std::string_view(data).substr(0, 100))),
+      Crc32c(data));
 }
 
 TEST(IoEvents, MaskedCrcIsRotatedPlusConstant) {
@@ -183,7 +184,7 @@ TEST(IoEvents, CorruptAndTruncatedRecordsAreDataErrors) {
   RawWrite(path, bad);
   EXPECT_THAT([&] { ReadTfRecords(path); },
               ::testing::ThrowsMessage<DataError>(HasSubstr(path + ": at byte 0: record 0: the "
-                                                            "length's masked CRC32C")));
+                                                                   "length's masked CRC32C")));
   RawWrite(path, good.substr(0, good.size() - 3));
   EXPECT_THAT([&] { ReadTfRecords(path); },
               ::testing::ThrowsMessage<DataError>(HasSubstr("truncated")));

@@ -34,8 +34,7 @@ TEST(IoMetricsLog, NumbersAreIntegersShortestDecimalsOrNull) {
 TEST(IoMetricsLog, TagsComeFirstAndStringsAreEscaped) {
   const std::string line = MetricsJsonLine(
       {{"v", 1}}, {{"phase", "train"}, {"note", "a \"quoted\" back\\slash\nnew\ttab\x01 é"}});
-  EXPECT_EQ(line,
-            R"({"phase":"train","note":"a \"quoted\" back\\slash\nnew\ttab\u0001 é","v":1})");
+  EXPECT_EQ(line, R"({"phase":"train","note":"a \"quoted\" back\\slash\nnew\ttab\u0001 é","v":1})");
   const JsonValue parsed = ParseJson(line, "line");
   EXPECT_EQ(parsed.Get("note").AsString(), "a \"quoted\" back\\slash\nnew\ttab\x01 é");
   EXPECT_EQ(parsed.Get("v").AsInt(), 1);

@@ -275,7 +275,8 @@ TEST(IoParams, CorruptFieldsNameOffsetAndExpectation) {
   EXPECT_THAT(ParseError(b), HasSubstr("at byte 32: array 0: expected a number of dimensions"));
   b = good;
   Put<int64_t>(b, 36, -3);
-  EXPECT_THAT(ParseError(b), HasSubstr("at byte 36: array 0: expected a dimension >= 0 but got -3"));
+  EXPECT_THAT(ParseError(b),
+              HasSubstr("at byte 36: array 0: expected a dimension >= 0 but got -3"));
   b = good;
   Put<int64_t>(b, 36, int64_t{1} << 50);
   EXPECT_THAT(ParseError(b), HasSubstr("at byte 72: truncated: array 0 of shape "
@@ -298,7 +299,8 @@ TEST(IoParams, CorruptFieldsNameOffsetAndExpectation) {
   EXPECT_THAT(ParseError(b), HasSubstr("at byte 68: array 0 has dtype bfloat16"));
   b = good;
   Put<int32_t>(b, 68, 99);
-  EXPECT_THAT(ParseError(b), HasSubstr("at byte 68: array 0: expected a type code 0..7 but got 99"));
+  EXPECT_THAT(ParseError(b),
+              HasSubstr("at byte 68: array 0: expected a type code 0..7 but got 99"));
   b = good;
   Put<int32_t>(b, 28, 9);
   EXPECT_THAT(ParseError(b), HasSubstr("at byte 28: array 0: expected storage type 0 (dense) "

@@ -64,10 +64,10 @@ void WriteFileAtomic(const std::string& path, std::string_view bytes) {
   }
   auto fail = [&](const std::string& step, int error) {
     ::unlink(temp.c_str());
-    const std::string reason = error == kInjectedFailure
-                                   ? "injected failure after " +
-                                         std::to_string(g_fail_after_bytes.load()) + " bytes"
-                                   : ErrnoText(error);
+    const std::string reason =
+        error == kInjectedFailure
+            ? "injected failure after " + std::to_string(g_fail_after_bytes.load()) + " bytes"
+            : ErrnoText(error);
     throw IoError("cannot write " + path + ": " + step + " " + temp + " failed: " + reason +
                   "; the previous file is unchanged");
   };

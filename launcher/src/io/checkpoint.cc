@@ -41,9 +41,9 @@ std::string TensorProblem(const proto::Tensor& t) {
   if (!count) return "shape: expected an element count that fits in int64";
   const uint64_t have = t.data().size();
   const uint64_t element = DTypeSize(static_cast<DType>(t.dtype()));
-  const std::string what = loom::detail::StrCat(
-      " (shape ", TensorShape(t).ToString(), ", ", ToString(static_cast<DType>(t.dtype())),
-      ") but got ", have);
+  const std::string what =
+      loom::detail::StrCat(" (shape ", TensorShape(t).ToString(), ", ",
+                           ToString(static_cast<DType>(t.dtype())), ") but got ", have);
   if (static_cast<uint64_t>(*count) > UINT64_MAX / element) {
     return loom::detail::StrCat("data: expected ", *count, " elements of ", element, " bytes",
                                 what);
@@ -79,10 +79,10 @@ std::string PeriodicTag(const std::string& file_name) {
       !file_name.ends_with(kSuffix)) {
     return "";
   }
-  std::string tag = file_name.substr(kPrefix.size(), file_name.size() - kPrefix.size() -
-                                                         kSuffix.size());
-  const bool digits = std::all_of(tag.begin(), tag.end(),
-                                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  std::string tag =
+      file_name.substr(kPrefix.size(), file_name.size() - kPrefix.size() - kSuffix.size());
+  const bool digits = std::all_of(
+      tag.begin(), tag.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
   return digits ? tag : "";
 }
 
@@ -161,15 +161,15 @@ proto::CheckpointFile ParseCheckpoint(const std::string& bytes,
                           "checkpoint)");
   }
   if (trailer.payload_bytes() != payload_size) {
-    throw CheckpointError(loom::detail::StrCat(name, ": payload_bytes: expected ",
-                                               trailer.payload_bytes(),
-                                               " bytes before the trailer but the file has ",
-                                               payload_size, " (truncated or corrupt)"));
+    throw CheckpointError(loom::detail::StrCat(
+        name, ": payload_bytes: expected ", trailer.payload_bytes(),
+        " bytes before the trailer but the file has ", payload_size, " (truncated or corrupt)"));
   }
   const std::string_view payload(bytes.data(), payload_size);
   if (Crc32c(payload) != trailer.payload_crc32c()) {
-    throw CheckpointError(name + ": payload_crc32c: the CRC-32C of the contents does not match "
-                                 "(the file is corrupt)");
+    throw CheckpointError(name +
+                          ": payload_crc32c: the CRC-32C of the contents does not match "
+                          "(the file is corrupt)");
   }
   proto::CheckpointFile ckpt;
   if (!ckpt.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
@@ -180,10 +180,10 @@ proto::CheckpointFile ParseCheckpoint(const std::string& bytes,
                           std::to_string(kCheckpointFormatVersion) + " but it is missing");
   }
   if (ckpt.format_version() != kCheckpointFormatVersion) {
-    throw CheckpointError(loom::detail::StrCat(
-        name, ": format_version: expected ", kCheckpointFormatVersion, " but got ",
-        ckpt.format_version(), " (written by ", ckpt.framework_version(), "; this is ",
-        kFrameworkVersion, ")"));
+    throw CheckpointError(
+        loom::detail::StrCat(name, ": format_version: expected ", kCheckpointFormatVersion,
+                             " but got ", ckpt.format_version(), " (written by ",
+                             ckpt.framework_version(), "; this is ", kFrameworkVersion, ")"));
   }
   CheckTensors(ckpt.arg_params(), "arg_params", name);
   CheckTensors(ckpt.aux_params(), "aux_params", name);
@@ -206,19 +206,19 @@ std::string CheckpointDir::UpdateTag(int64_t num_update) {
 }
 
 std::string CheckpointDir::Save(const proto::CheckpointFile& ckpt, const std::string& tag) {
-  LOOM_CHECK(ValidTag(tag), "expected a checkpoint tag of letters, digits, '_', '.', '-' but got \"",
-             tag, "\"");
+  LOOM_CHECK(ValidTag(tag),
+             "expected a checkpoint tag of letters, digits, '_', '.', '-' but got \"", tag, "\"");
   std::error_code error;
   std::filesystem::create_directories(dir_, error);
-  if (error) throw IoError("cannot create the checkpoint directory " + dir_ + ": " + error.message());
+  if (error)
+    throw IoError("cannot create the checkpoint directory " + dir_ + ": " + error.message());
   const std::string file_name = "ckpt-" + tag + ".pb";
   const std::string path = dir_ + "/" + file_name;
   proto::CheckpointFile defaults = VersionDefaults(ckpt);
   if (!ckpt.has_tag()) defaults.set_tag(tag);
   if (!ckpt.has_wall_time()) {
-    defaults.set_wall_time(std::chrono::duration<double>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count());
+    defaults.set_wall_time(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   }
   WriteFileAtomic(path, Serialize(ckpt, defaults));
   WriteFileAtomic(dir_ + "/" + kPointerName, file_name + "\n");
@@ -232,7 +232,8 @@ std::optional<std::string> CheckpointDir::Latest() const {
   if (!std::filesystem::exists(pointer, error)) return std::nullopt;
   std::string name = ReadFile(pointer);
   while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
-  if (name.empty()) throw CheckpointError(pointer + ": expected a checkpoint file name but it is empty");
+  if (name.empty())
+    throw CheckpointError(pointer + ": expected a checkpoint file name but it is empty");
   const std::string path = name.front() == '/' ? name : dir_ + "/" + name;
   if (!std::filesystem::is_regular_file(path, error)) {
     throw CheckpointError(pointer + ": names " + path + ", which does not exist");

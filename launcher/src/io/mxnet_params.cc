@@ -30,19 +30,28 @@ constexpr int32_t kCpuDevType = 1;
 // MXNet's storage types and type codes Loom has no arrays for, for messages.
 const char* StorageName(int32_t stype) {
   switch (stype) {
-    case 1: return "row_sparse";
-    case 2: return "csr";
-    default: return nullptr;
+    case 1:
+      return "row_sparse";
+    case 2:
+      return "csr";
+    default:
+      return nullptr;
   }
 }
 const char* ExtraTypeName(int32_t code) {
   switch (code) {
-    case 8: return "int16";
-    case 9: return "uint16";
-    case 10: return "uint32";
-    case 11: return "uint64";
-    case 12: return "bfloat16";
-    default: return nullptr;
+    case 8:
+      return "int16";
+    case 9:
+      return "uint16";
+    case 10:
+      return "uint32";
+    case 11:
+      return "uint64";
+    case 12:
+      return "bfloat16";
+    default:
+      return nullptr;
   }
 }
 
@@ -68,8 +77,9 @@ bool ReadShape(detail::ByteReader& in, uint32_t magic, size_t index, Shape* shap
   // Checked against the bytes left first, so a corrupt count allocates nothing.
   if (ndim < 0 || static_cast<uint64_t>(ndim) > in.remaining() / dim_bytes) {
     in.Fail(at, "array ", index, ": expected a number of dimensions (at most ",
-            in.remaining() / dim_bytes, ", the dimensions that fit in the rest of the file) but got ",
-            ndim, legacy ? " (a legacy record without magic; is this an NDArray file?)" : "");
+            in.remaining() / dim_bytes,
+            ", the dimensions that fit in the rest of the file) but got ", ndim,
+            legacy ? " (a legacy record without magic; is this an NDArray file?)" : "");
   }
   std::vector<int64_t> dims(static_cast<size_t>(ndim));
   for (int64_t& d : dims) {
@@ -121,14 +131,14 @@ NDArray ReadArray(detail::ByteReader& in, size_t index) {
   const DType dtype = DTypeFromCode(code);
   const std::optional<int64_t> count = detail::CheckedElementCount(shape.dims());
   if (!count) {
-    in.Fail(type_at, "array ", index, ": expected a shape whose element count fits in int64 but got ",
-            shape.ToString());
+    in.Fail(type_at, "array ", index,
+            ": expected a shape whose element count fits in int64 but got ", shape.ToString());
   }
   const uint64_t element = DTypeSize(dtype);
   if (static_cast<uint64_t>(*count) > in.remaining() / element) {
     in.Fail(in.offset(), "truncated: array ", index, " of shape ", shape.ToString(), " and dtype ",
-            ToString(dtype), " needs ", *count, " elements of ", element,
-            " bytes, more than the ", in.remaining(), " bytes left");
+            ToString(dtype), " needs ", *count, " elements of ", element, " bytes, more than the ",
+            in.remaining(), " bytes left");
   }
   const uint64_t bytes = static_cast<uint64_t>(*count) * element;
   const std::string what = "the data of array " + std::to_string(index) + ", shape " +
@@ -150,7 +160,8 @@ MXNetArrayList ParseMXNetArrayList(std::string_view bytes, const std::string& na
   detail::ByteReader in(bytes, name_for_errors);
   const uint64_t magic = in.Read<uint64_t>("the NDArray list magic 0x112");
   if (magic != kListMagic) {
-    in.Fail(0, "expected the NDArray list magic 0x112 (an MXNet .params / mx.nd.save file) but got ",
+    in.Fail(0,
+            "expected the NDArray list magic 0x112 (an MXNet .params / mx.nd.save file) but got ",
             Hex(magic));
   }
   in.Read<uint64_t>("the reserved field");
@@ -229,8 +240,7 @@ NamedArrays LoadMXNetParams(const std::string& path) {
   NamedArrays out;
   for (size_t i = 0; i < list.arrays.size(); ++i) {
     if (!out.emplace(list.names[i], std::move(list.arrays[i])).second) {
-      throw DataError(path + ": expected unique names but \"" + list.names[i] +
-                      "\" appears twice");
+      throw DataError(path + ": expected unique names but \"" + list.names[i] + "\" appears twice");
     }
   }
   return out;

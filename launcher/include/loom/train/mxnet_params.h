@@ -48,7 +48,8 @@ struct MXNetArrayList {
   std::vector<std::string> names;
 };
 
-/// @brief Parses the bytes of an NDArray-list file; `name_for_errors` is the file name messages use.
+/// @brief Parses the bytes of an NDArray-list file; `name_for_errors` is the file name messages
+/// use.
 /// @throws DataError as LoadMXNetParams.
 MXNetArrayList ParseMXNetArrayList(std::string_view bytes, const std::string& name_for_errors);
 
