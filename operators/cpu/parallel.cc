@@ -1,24 +1,21 @@
 #include "operators/cpu/parallel.h"
 
+#include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <string>
 #include <thread>
 
+#include "loom/scheduler/env.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::cpu {
 namespace {
 
 int InitialThreads() {
-  if (const char* env = std::getenv("LOOM_KERNEL_THREADS"); env != nullptr && *env != '\0') {
-    char* end = nullptr;
-    const long n = std::strtol(env, &end, 10);
-    LOOM_CHECK(end != env && *end == '\0' && n >= 1 && n <= 4096,
-               "LOOM_KERNEL_THREADS: expected a thread count >= 1 but got '", env, "'");
-    return static_cast<int>(n);
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
+  const long n = env::GetInt(env::kKernelThreads, 0);
+  if (n == 0) return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  LOOM_CHECK(n >= 1 && n <= 4096, env::kKernelThreads, ": expected a thread count >= 1 but got ",
+             n);
+  return static_cast<int>(n);
 }
 
 std::atomic<int>& ThreadSetting() {

@@ -15,6 +15,9 @@ inline constexpr const char* kEngine = "LOOM_ENGINE";
 inline constexpr const char* kCpuWorkerThreads = "LOOM_CPU_WORKER_NTHREADS";
 /// Worker threads for the prioritised CPU pool (default 2).
 inline constexpr const char* kCpuPriorityThreads = "LOOM_CPU_PRIORITY_NTHREADS";
+/// Threads one CPU kernel may use for its own parallel loops and GEMM/convolution splits (default
+/// or 0: the machine's cores; operators/cpu/parallel.h).
+inline constexpr const char* kKernelThreads = "LOOM_KERNEL_THREADS";
 /// Compute streams per GPU (default 2).
 inline constexpr const char* kGpuComputeStreams = "LOOM_GPU_WORKER_NSTREAMS";
 /// Path of a Chrome trace (chrome://tracing, Perfetto) written when the engine shuts down.
