@@ -1,6 +1,8 @@
 // bench_ops: Loom's CPU kernels against the libraries they are built on, measured in the same run.
 //   fc_fwd_bwd_vs_sgemm        FullyConnected forward + backward (batch 128, 784 -> 1024): its FLOP
-//                              rate over raw cblas_sgemm's on the same three GEMM shapes.
+//                              rate over raw OpenBLAS cblas_sgemm's on the same three GEMM shapes;
+//                              fc_fwd_bwd_vs_dnnl_sgemm the same over oneDNN's dnnl_sgemm (which
+//                              Loom's float32 GEMMs call: AVX-512 where OpenBLAS 0.3.21 has AVX2).
 //   conv_fwd_bwd_vs_reference  LeNet's two convolutions and a ResNet 3x3 convolution, forward +
 //                              backward (weights, and data except for LeNet's first layer, whose
 //                              input gradient training never asks for): time of the same work done
@@ -21,10 +23,12 @@
 // compares the best of each side. Loom and the reference run in alternating batches and each
 // keeps its fastest batch, so load from other processes on the machine hits both alike.
 // Usage: bench_ops [--seconds S] (time per measurement, default 1). Last line: one JSON object.
-//        bench_ops --train-step mlp|lenet [--seconds S] (the child: prints "train_step_ms X").
+//        bench_ops --train-step mlp|lenet [--seconds S] (the child: prints "train_step_ms X" and
+//        "train_step_cpu_ms Y").
 #include <cblas.h>
 #include <omp.h>
 #include <tbb/task_arena.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +37,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dnnl.h>
 #include <dnnl.hpp>
 #include <functional>
 #include <map>
@@ -104,38 +109,49 @@ loom::TensorView View(std::vector<float>& v, loom::Shape shape) {
   return t;
 }
 
-// FullyConnected forward + backward vs cblas_sgemm on the same GEMMs.
-Pair BenchFc(int threads) {
+// FullyConnected forward + backward vs the same three GEMMs called directly: OpenBLAS's
+// cblas_sgemm (the reference) and oneDNN's dnnl_sgemm (what Loom's float32 GEMMs call).
+struct FcFigures {
+  Pair openblas, dnnl;
+};
+
+FcFigures BenchFc(int threads) {
   const int m = 128, k = 784, n = 1024;
   auto x = Random(m * k, 1), w = Random(n * k, 2), b = Random(n, 3), dy = Random(m * n, 4);
   std::vector<float> y(m * n), dx(m * k), dw(n * k), db(n);
   const loom::cpu::FullyConnectedParams p{.num_hidden = n};
   loom::TensorView bias = View(b, {n}), bias_grad = View(db, {n});
-  const Pair r = Compare(
-      threads,
-      [&] {
-        loom::cpu::FullyConnectedForward(p, View(x, {m, k}), View(w, {n, k}), &bias,
-                                         View(y, {m, n}), loom::OpReq::kWriteTo);
-        loom::cpu::FullyConnectedBackward(p, View(dy, {m, n}), View(x, {m, k}), View(w, {n, k}),
-                                          View(dx, {m, k}), loom::OpReq::kWriteTo, View(dw, {n, k}),
-                                          loom::OpReq::kWriteTo, &bias_grad, loom::OpReq::kWriteTo);
-      },
-      [&] {
-        openblas_set_num_threads(threads);  // Loom's GEMMs set it back to 1
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, x.data(), k, w.data(), k,
-                    0.f, y.data(), n);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, n, 1.f, dy.data(), n, w.data(),
-                    k, 0.f, dx.data(), k);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 1.f, dy.data(), n, x.data(),
-                    k, 0.f, dw.data(), k);
-      });
+  const std::function<void()> loom_fn = [&] {
+    loom::cpu::FullyConnectedForward(p, View(x, {m, k}), View(w, {n, k}), &bias, View(y, {m, n}),
+                                     loom::OpReq::kWriteTo);
+    loom::cpu::FullyConnectedBackward(p, View(dy, {m, n}), View(x, {m, k}), View(w, {n, k}),
+                                      View(dx, {m, k}), loom::OpReq::kWriteTo, View(dw, {n, k}),
+                                      loom::OpReq::kWriteTo, &bias_grad, loom::OpReq::kWriteTo);
+  };
+  FcFigures f;
+  f.openblas = Compare(threads, loom_fn, [&] {
+    openblas_set_num_threads(threads);  // Loom's float64 GEMMs set it back to 1
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, x.data(), k, w.data(), k,
+                0.f, y.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, n, 1.f, dy.data(), n, w.data(),
+                k, 0.f, dx.data(), k);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 1.f, dy.data(), n, x.data(), k,
+                0.f, dw.data(), k);
+  });
+  f.dnnl = Compare(threads, loom_fn, [&] {
+    omp_set_num_threads(threads);  // Loom's GEMMs set it back to 1
+    dnnl_sgemm('N', 'T', m, n, k, 1.f, x.data(), k, w.data(), k, 0.f, y.data(), n);
+    dnnl_sgemm('N', 'N', m, k, n, 1.f, dy.data(), n, w.data(), k, 0.f, dx.data(), k);
+    dnnl_sgemm('T', 'N', n, k, m, 1.f, dy.data(), n, x.data(), k, 0.f, dw.data(), k);
+  });
   const double gflop = 3.0 * 2 * m * n * k / 1e9;
-  std::printf(
-      "fc %d thread(s): loom %.3f ms (%.1f GFLOP/s), sgemm %.3f ms (%.1f GFLOP/s), "
-      "ratio %.3f\n",
-      threads, r.loom_s * 1e3, gflop / r.loom_s, r.ref_s * 1e3, gflop / r.ref_s,
-      r.ref_s / r.loom_s);
-  return r;
+  for (const auto& [name, r] : {std::pair{"openblas sgemm", f.openblas}, {"dnnl_sgemm", f.dnnl}}) {
+    std::printf(
+        "fc %d thread(s): loom %.3f ms (%.1f GFLOP/s), %s %.3f ms (%.1f GFLOP/s), ratio %.3f\n",
+        threads, r.loom_s * 1e3, gflop / r.loom_s, name, r.ref_s * 1e3, gflop / r.ref_s,
+        r.ref_s / r.loom_s);
+  }
+  return f;
 }
 
 // One 2-D convolution (NCHW, stride 1, square kernel) for the conv benchmark.
@@ -300,10 +316,24 @@ Pair BenchConv(const ConvConfig& cfg, int threads) {
 
 // ---- training steps through the executor ----
 
-// Milliseconds per SGD step (forward, backward, w -= lr * g for every parameter, each update an
-// engine operation that waits only for its gradient), batch 128: the fastest of 9 batches of
-// steps, each batch ended by waiting for all work.
-double TrainStepMs(const std::string& model) {
+// CPU time of this process (every thread) so far, in seconds.
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct StepTime {
+  double wall_ms;  // the fastest batch's wall time per step
+  double cpu_ms;   // CPU time of all threads per step over every timed batch
+};
+
+// One SGD step (forward, backward, w -= lr * g for every parameter, each update an engine
+// operation that waits only for its gradient), batch 128: milliseconds per step of the fastest
+// of 9 batches of steps, each batch ended by waiting for all work, and the CPU milliseconds per
+// step (on a loaded machine the wall time mostly measures the other processes; with one thread
+// the CPU time does not).
+StepTime TrainStepMs(const std::string& model) {
   using loom::NDArray;
   const int64_t batch = 128;
   const bool mlp = model == "mlp";
@@ -363,11 +393,13 @@ double TrainStepMs(const std::string& model) {
   constexpr int kRounds = 9;
   const int steps = std::max(3, static_cast<int>(g_seconds / kRounds / once));
   double best = 1e30;
+  const double cpu0 = ProcessCpuSeconds();
   for (int r = 0; r < kRounds; ++r) best = std::min(best, seconds(steps));
+  const double cpu = (ProcessCpuSeconds() - cpu0) / (kRounds * steps);
   for (float p : exe.outputs()[0].ToVector<float>()) {
     if (!std::isfinite(p)) throw loom::Error("training diverged: a non-finite probability");
   }
-  return best * 1e3;
+  return {best * 1e3, cpu * 1e3};
 }
 
 // Runs this program as `--train-step model` with `threads` engine workers and kernel threads.
@@ -383,13 +415,17 @@ double TrainStepInChild(const std::string& model, int threads) {
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("cannot run " + cmd);
   char line[512];
-  double ms = -1;
+  double ms = -1, cpu_ms = -1;
   while (std::fgets(line, sizeof(line), pipe)) {
-    if (std::sscanf(line, "train_step_ms %lf", &ms) != 1) std::fputs(line, stderr);
+    if (std::sscanf(line, "train_step_ms %lf", &ms) != 1 &&
+        std::sscanf(line, "train_step_cpu_ms %lf", &cpu_ms) != 1) {
+      std::fputs(line, stderr);
+    }
   }
   if (pclose(pipe) != 0 || ms < 0) throw std::runtime_error("the child failed: " + cmd);
-  std::printf("%s train step, batch 128, %d thread(s): %.3f ms (%.0f samples/s)\n", model.c_str(),
-              threads, ms, 128 / ms * 1e3);
+  std::printf(
+      "%s train step, batch 128, %d thread(s): %.3f ms (%.0f samples/s), %.3f CPU ms per step\n",
+      model.c_str(), threads, ms, 128 / ms * 1e3, cpu_ms);
   return ms;
 }
 
@@ -439,11 +475,17 @@ int main(int argc, char** argv) {
     }
   }
   if (!train_step.empty()) {
-    std::printf("train_step_ms %.6f\n", TrainStepMs(train_step));
+    const StepTime t = TrainStepMs(train_step);
+    std::printf("train_step_ms %.6f\ntrain_step_cpu_ms %.6f\n", t.wall_ms, t.cpu_ms);
     return 0;
   }
-  const Pair fc1 = BenchFc(1), fc2 = BenchFc(2);
-  const double fc_best = std::min(fc1.ref_s, fc2.ref_s) / std::min(fc1.loom_s, fc2.loom_s);
+  const FcFigures fc_t1 = BenchFc(1), fc_t2 = BenchFc(2);
+  auto best_ratio = [](const Pair& a, const Pair& b) {
+    return std::min(a.ref_s, b.ref_s) / std::min(a.loom_s, b.loom_s);
+  };
+  const Pair &fc1 = fc_t1.openblas, &fc2 = fc_t2.openblas;
+  const double fc_best = best_ratio(fc1, fc2);
+  const double fc_dnnl_best = best_ratio(fc_t1.dnnl, fc_t2.dnnl);
 
   const ConvConfig convs[] = {{"lenet1 128x1x28x28 k5", 128, 1, 28, 28, 20, 5, 0, true, false},
                               {"lenet2 128x20x12x12 k5", 128, 20, 12, 12, 50, 5, 0, true, true},
@@ -463,7 +505,9 @@ int main(int argc, char** argv) {
   const PlanFigures plan = ResNet50Plan();
   std::printf(
       "{\"fc_fwd_bwd_vs_sgemm\": %.3f, \"fc_fwd_bwd_vs_sgemm_1t\": %.3f, "
-      "\"fc_fwd_bwd_vs_sgemm_2t\": %.3f, \"conv_fwd_bwd_vs_reference\": %.3f, "
+      "\"fc_fwd_bwd_vs_sgemm_2t\": %.3f, \"fc_fwd_bwd_vs_dnnl_sgemm\": %.3f, "
+      "\"fc_fwd_bwd_vs_dnnl_sgemm_1t\": %.3f, \"fc_fwd_bwd_vs_dnnl_sgemm_2t\": %.3f, "
+      "\"conv_fwd_bwd_vs_reference\": %.3f, "
       "\"conv_fwd_bwd_vs_reference_1t\": %.3f, \"conv_fwd_bwd_vs_reference_2t\": %.3f, "
       "\"mlp_train_step_ms\": %.4f, \"mlp_train_step_ms_1t\": %.4f, "
       "\"mlp_train_step_ms_2t\": %.4f, \"lenet_train_step_ms\": %.3f, "
@@ -471,7 +515,8 @@ int main(int argc, char** argv) {
       "\"planned_training_bytes_resnet50_b32\": %zu, "
       "\"planned_training_bytes_resnet50_b32_unshared\": %zu, "
       "\"planned_training_ratio_resnet50_b32\": %.3f}\n",
-      fc_best, fc1.ref_s / fc1.loom_s, fc2.ref_s / fc2.loom_s, conv_best,
+      fc_best, fc1.ref_s / fc1.loom_s, fc2.ref_s / fc2.loom_s, fc_dnnl_best,
+      fc_t1.dnnl.ref_s / fc_t1.dnnl.loom_s, fc_t2.dnnl.ref_s / fc_t2.dnnl.loom_s, conv_best,
       conv_ref[0] / conv_loom[0], conv_ref[1] / conv_loom[1], mlp.best(), mlp.t1, mlp.t2,
       lenet.best(), lenet.t1, lenet.t2, plan.planned, plan.unshared,
       static_cast<double>(plan.planned) / static_cast<double>(plan.unshared));

@@ -9,10 +9,12 @@ step at a time at batch 128 on Fashion-MNIST-shaped random data:
 with PyTorch (torch.nn, torch.optim.SGD) and MXNet 1.9.1 (symbol API: simple_bind, forward,
 backward, sgd_update per parameter) when they are importable, and with Loom (bench_ops
 --train-step, which bench_ops itself runs for its figures), each with 1 and 2 threads, each run in
-its own process so that thread pools start fresh. The runs alternate and are repeated; every
-framework keeps its fastest step (other processes on the machine only ever add time). Prints the
-milliseconds per step, samples per second and Loom's speedup over each peer at each side's best
-thread count. The last line is one JSON object.
+its own process so that thread pools start fresh. The runs alternate and are repeated (--repeats);
+each run reports its fastest batch of steps (other processes on the machine only ever add time)
+and its CPU time per step. Prints, per framework and thread count, the median run, every run, and
+the median CPU time per step; then Loom's speedup over each peer (median steps, each side's best
+thread count) and, with one thread, in CPU time per step (the figure a loaded machine disturbs
+least). The last line is one JSON object, with the load average before and after.
 
     python3 bench/peers.py --bench-ops build/bench/bench_ops
     python3 bench/peers.py --bench-ops build/bench/bench_ops --mxnet-python /path/venv/bin/python
@@ -42,7 +44,9 @@ def child_env(threads):
 
 
 def best_step_seconds(step, sync, seconds):
-    """Fastest per-step time over 9 batches of steps (after a warm-up), as bench_ops measures."""
+    """Fastest per-step time over 9 batches of steps (after a warm-up), as bench_ops measures,
+    and the process's CPU time per step over all of them (with one thread, what a loaded
+    machine does not inflate)."""
     for _ in range(5):
         step()
     sync()
@@ -54,18 +58,19 @@ def best_step_seconds(step, sync, seconds):
     rounds = 9
     steps = max(3, int(seconds / rounds / once))
     best = float("inf")
+    cpu0 = time.process_time()
     for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(steps):
             step()
         sync()
         best = min(best, (time.perf_counter() - start) / steps)
-    return best
+    return best, (time.process_time() - cpu0) / (rounds * steps)
 
 
 # ---- the peers, run as children: `peers.py --child torch|mxnet MODEL THREADS SECONDS` ----
 
-def torch_step_ms(model, threads, seconds):
+def torch_step_seconds(model, threads, seconds):
     import torch
     from torch import nn
     torch.set_num_threads(threads)
@@ -88,10 +93,10 @@ def torch_step_ms(model, threads, seconds):
         loss_fn(net(x), y).backward()
         opt.step()
 
-    return best_step_seconds(step, lambda: None, seconds) * 1e3
+    return best_step_seconds(step, lambda: None, seconds)
 
 
-def mxnet_step_ms(model, threads, seconds):
+def mxnet_step_seconds(model, threads, seconds):
     import mxnet as mx
     data = mx.sym.Variable("data")
     if model == "mlp":
@@ -135,25 +140,35 @@ def mxnet_step_ms(model, threads, seconds):
         for w, g in params:
             mx.nd.sgd_update(w, g, lr=0.01, wd=0, out=w)
 
-    return best_step_seconds(step, mx.nd.waitall, seconds) * 1e3
+    return best_step_seconds(step, mx.nd.waitall, seconds)
 
 
 def run_child(argv):
     framework, model, threads, seconds = argv[0], argv[1], int(argv[2]), float(argv[3])
-    fn = torch_step_ms if framework == "torch" else mxnet_step_ms
-    print("step_ms %.6f" % fn(model, threads, seconds))
+    fn = torch_step_seconds if framework == "torch" else mxnet_step_seconds
+    wall, cpu = fn(model, threads, seconds)
+    print("step_ms %.6f\nstep_cpu_ms %.6f" % (wall * 1e3, cpu * 1e3))
 
 
 # ---- the driver ----
 
-def measure(cmd, threads, marker):
-    """Runs cmd with `threads` threads everywhere; the float after `marker` in its output."""
+def measure(cmd, threads, wall_marker, cpu_marker):
+    """Runs cmd with `threads` threads everywhere; (wall ms, CPU ms) per step from its output."""
     out = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True)
+    found = {}
     for line in out.stdout.splitlines():
-        if line.startswith(marker):
-            return float(line.split()[1])
-    raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd), out.returncode,
-                                                      (out.stderr or out.stdout)[-2000:]))
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in (wall_marker, cpu_marker):
+            found[parts[0]] = float(parts[1])
+    if out.returncode != 0 or wall_marker not in found or cpu_marker not in found:
+        raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd), out.returncode,
+                                                          (out.stderr or out.stdout)[-2000:]))
+    return found[wall_marker], found[cpu_marker]
+
+
+def median(values):
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
 
 def importable(python, module):
@@ -179,37 +194,48 @@ def main():
     me = os.path.abspath(__file__)
     runners = {"loom": lambda model, t: measure(
         [args.bench_ops, "--train-step", model, "--seconds", str(args.seconds)], t,
-        "train_step_ms")}
+        "train_step_ms", "train_step_cpu_ms")}
     for name, python, module in (("torch", args.torch_python, "torch"),
                                  ("mxnet", args.mxnet_python, "mxnet")):
         if importable(python, module):
             runners[name] = (lambda python, name: lambda model, t: measure(
                 [python, me, "--child", name, model, str(t), str(args.seconds)], t,
-                "step_ms"))(python, name)
+                "step_ms", "step_cpu_ms"))(python, name)
         else:
             print("%s: not importable by %s, skipped" % (module, python))
 
-    figures = {}
+    figures = {"load_average_before": round(os.getloadavg()[0], 2)}
     for model in args.models.split(","):
-        best = {}
+        runs = {}  # (name, threads) -> [(wall ms, cpu ms) per run]
         for threads in (1, 2):
             for _ in range(args.repeats):
                 for name, run in runners.items():
-                    ms = run(model, threads)
-                    key = (name, threads)
-                    best[key] = min(best.get(key, float("inf")), ms)
-        for (name, threads), ms in sorted(best.items()):
-            print("%-5s %-5s %d thread(s): %8.3f ms/step  %8.0f samples/s" %
-                  (model, name, threads, ms, BATCH / ms * 1e3))
-            figures["%s_%s_step_ms_%dt" % (model, name, threads)] = round(ms, 4)
-        loom = min(best[("loom", 1)], best[("loom", 2)])
+                    runs.setdefault((name, threads), []).append(run(model, threads))
+        for (name, threads), results in sorted(runs.items()):
+            walls = [w for w, _ in results]
+            cpus = [c for _, c in results]
+            print("%-5s %-5s %d thread(s): median %8.3f ms/step (%8.0f samples/s), runs %s; "
+                  "CPU %.3f ms/step" % (model, name, threads, median(walls),
+                                        BATCH / median(walls) * 1e3,
+                                        " ".join("%.3f" % w for w in walls), median(cpus)))
+            key = "%s_%s_%dt" % (model, name, threads)
+            figures[key + "_step_ms"] = round(median(walls), 4)
+            figures[key + "_step_ms_min"] = round(min(walls), 4)
+            figures[key + "_step_ms_max"] = round(max(walls), 4)
+            figures[key + "_cpu_ms"] = round(median(cpus), 4)
+        loom = min(median(w for w, _ in runs[("loom", t)]) for t in (1, 2))
+        loom_cpu = median(c for _, c in runs[("loom", 1)])
         for name in runners:
             if name == "loom":
                 continue
-            peer = min(best[(name, 1)], best[(name, 2)])
+            peer = min(median(w for w, _ in runs[(name, t)]) for t in (1, 2))
+            peer_cpu = median(c for _, c in runs[(name, 1)])
             figures["%s_loom_speedup_vs_%s" % (model, name)] = round(peer / loom, 3)
-            print("%-5s loom is %.2fx %s's speed (best thread count each)" %
-                  (model, peer / loom, name))
+            figures["%s_loom_cpu_speedup_vs_%s_1t" % (model, name)] = round(peer_cpu / loom_cpu, 3)
+            print("%-5s loom is %.2fx %s's speed (median step, best thread count each); "
+                  "%.2fx in CPU time per step with 1 thread" %
+                  (model, peer / loom, name, peer_cpu / loom_cpu))
+    figures["load_average_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(figures))
 
 
