@@ -2,9 +2,8 @@
 // ExperimentToYaml prints, and no row names a key the schema lacks. Also: the shipped configs/
 // load, pass the checks and round-trip.
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -61,7 +60,8 @@ std::map<std::string, std::string> PrintedDefaults() {
 }
 
 // Every key of the schema; a message type met a second time (data.val) is not descended into.
-void SchemaKeys(const pb::Descriptor* d, const std::string& path, std::set<const pb::Descriptor*>* seen,
+void SchemaKeys(const pb::Descriptor* d, const std::string& path,
+                std::set<const pb::Descriptor*>* seen,
                 std::vector<std::pair<std::string, const FD*>>* out) {
   seen->insert(d);
   for (int i = 0; i < d->field_count(); ++i) {
@@ -106,20 +106,19 @@ TEST(ConfigDocs, EveryKeyIsDocumentedWithItsTypeAndDefault) {
       continue;
     }
     const std::string expected_default = path == "include" ? "[]" : defaults.at(path);
-    const std::string expected_row = "| `" + path + "` | " + TypeOf(field) + " | " +
-                                     (expected_default.empty() ? "" : "`" + expected_default + "`") +
-                                     " | ... |";
+    const std::string expected_row =
+        "| `" + path + "` | " + TypeOf(field) + " | " +
+        (expected_default.empty() ? "" : "`" + expected_default + "`") + " | ... |";
     if (it == rows.end()) {
       ADD_FAILURE() << "docs/configs.md has no row for " << path << "; add:\n" << expected_row;
       continue;
     }
     EXPECT_EQ(it->second.type, TypeOf(field)) << path << "; expected\n" << expected_row;
-    EXPECT_EQ(it->second.default_value, expected_default) << path << "; expected\n"
-                                                          << expected_row;
+    EXPECT_EQ(it->second.default_value, expected_default) << path << "; expected\n" << expected_row;
   }
   for (const auto& [path, row] : rows) {
-    EXPECT_TRUE(schema_paths.count(path)) << "docs/configs.md documents " << path
-                                          << ", which is not in the schema";
+    EXPECT_TRUE(schema_paths.count(path))
+        << "docs/configs.md documents " << path << ", which is not in the schema";
   }
 }
 

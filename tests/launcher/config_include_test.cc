@@ -8,11 +8,11 @@
 namespace loom::train {
 namespace {
 
+using testing::ConfigErrorOf;
+using testing::ConfigPath;
 using ::testing::ElementsAre;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
-using testing::ConfigErrorOf;
-using testing::ConfigPath;
 
 TEST(ConfigInclude, ChildOverridesBaseFieldByField) {
   proto::Experiment e = LoadExperiment(ConfigPath("include/child.yaml"));
@@ -21,8 +21,8 @@ TEST(ConfigInclude, ChildOverridesBaseFieldByField) {
   EXPECT_EQ(e.model().builtin(), "mlp");
   EXPECT_THAT(e.model().hidden(), ElementsAre(64));  // lists replace
   EXPECT_EQ(e.optimizer().name(), "sgd");
-  EXPECT_FLOAT_EQ(e.optimizer().lr(), 0.05f);        // scalars replace
-  EXPECT_FLOAT_EQ(e.optimizer().momentum(), 0.9f);   // untouched keys stay
+  EXPECT_FLOAT_EQ(e.optimizer().lr(), 0.05f);       // scalars replace
+  EXPECT_FLOAT_EQ(e.optimizer().momentum(), 0.9f);  // untouched keys stay
   EXPECT_EQ(e.trainer().epochs(), 5);
   EXPECT_THAT(e.trainer().metrics(), ElementsAre("accuracy", "cross_entropy"));
   EXPECT_THAT(e.trainer().group2ctx(),  // maps merge by key
@@ -48,8 +48,9 @@ TEST(ConfigInclude, ListOrderLaterFilesWin) {
 }
 
 TEST(ConfigInclude, OverridesComeAfterAllFilesInOrder) {
-  proto::Experiment e = LoadExperiment(ConfigPath("include/child.yaml"),
-                                       {"optimizer.lr=0.2", "trainer.epochs=1", "optimizer.lr=0.3"});
+  proto::Experiment e =
+      LoadExperiment(ConfigPath("include/child.yaml"),
+                     {"optimizer.lr=0.2", "trainer.epochs=1", "optimizer.lr=0.3"});
   EXPECT_FLOAT_EQ(e.optimizer().lr(), 0.3f);
   EXPECT_EQ(e.trainer().epochs(), 1);
   EXPECT_FLOAT_EQ(e.optimizer().momentum(), 0.9f);
@@ -80,9 +81,9 @@ TEST(ConfigInclude, MissingAndMalformedIncludes) {
             "cannot read experiment file '" + ConfigPath("include/does_not_exist.yaml") +
                 "': No such file or directory (" + missing + ":1:10)");
   const std::string bad = ConfigPath("include/bad_type.yaml");
-  EXPECT_EQ(ConfigErrorOf([&] { LoadExperiment(bad); }),
-            "include: expected a file path or a list of file paths but got a map (" + bad +
-                ":1:10)");
+  EXPECT_EQ(
+      ConfigErrorOf([&] { LoadExperiment(bad); }),
+      "include: expected a file path or a list of file paths but got a map (" + bad + ":1:10)");
 }
 
 TEST(ConfigInclude, ErrorsNameTheIncludedFile) {
@@ -92,7 +93,8 @@ TEST(ConfigInclude, ErrorsNameTheIncludedFile) {
   const std::string invalid = ConfigPath("include/invalid_base.yaml");
   EXPECT_EQ(ConfigErrorOf([] { LoadExperiment(ConfigPath("include/includes_invalid.yaml")); }),
             "optimizer.name: expected one of sgd, nag, adam, adamw, rmsprop, adagrad but got "
-            "'sgdd'; did you mean 'sgd'? (" + invalid + ":3:9)");
+            "'sgdd'; did you mean 'sgd'? (" +
+                invalid + ":3:9)");
 }
 
 }  // namespace

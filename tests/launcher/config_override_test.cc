@@ -8,11 +8,11 @@
 namespace loom::train {
 namespace {
 
+using testing::ConfigErrorOf;
 using ::testing::ElementsAre;
 using ::testing::Pair;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
-using testing::ConfigErrorOf;
 
 proto::Experiment Base() {
   return ParseExperiment(R"(model: {builtin: mlp, hidden: [256, 128]}
@@ -30,9 +30,9 @@ std::string OverrideError(const std::string& text) {
 
 TEST(ConfigOverride, Scalars) {
   proto::Experiment e = Base();
-  ApplyOverrides(&e, {"optimizer.lr=0.2", "trainer.epochs=3", "data.shuffle=false",
-                      "name=exp2", "trainer.seed=42", " data.batch_size = 32",
-                      "checkpoint.resume=runs/x/ckpt-final.pb"});
+  ApplyOverrides(
+      &e, {"optimizer.lr=0.2", "trainer.epochs=3", "data.shuffle=false", "name=exp2",
+           "trainer.seed=42", " data.batch_size = 32", "checkpoint.resume=runs/x/ckpt-final.pb"});
   EXPECT_FLOAT_EQ(e.optimizer().lr(), 0.2f);
   EXPECT_EQ(e.trainer().epochs(), 3);
   EXPECT_FALSE(e.data().shuffle());
@@ -119,6 +119,8 @@ TEST(ConfigOverride, BadValues) {
   EXPECT_EQ(OverrideError("trainer.metrics=[accuracy"),
             "override 'trainer.metrics=[accuracy': the value is not valid YAML: end of sequence "
             "flow not found");
+  EXPECT_EQ(OverrideError("trainer.epochs=, 3"),
+            "override 'trainer.epochs=, 3': the value is not valid YAML: unexpected ','");
   EXPECT_EQ(OverrideError("trainer.epochs=99999999999"),
             "override 'trainer.epochs=99999999999': trainer.epochs: expected an integer between "
             "-2147483648 and 2147483647 but got '99999999999'");
@@ -159,9 +161,8 @@ TEST(ConfigOverride, AppliedByLoadExperimentAfterTheFile) {
       LoadExperiment(testing::ConfigPath("full.yaml"), {"trainer.metrics=[mse]", "data.val=~"});
   EXPECT_THAT(e.trainer().metrics(), ElementsAre("mse"));
   EXPECT_FALSE(e.data().has_val());
-  EXPECT_EQ(ConfigErrorOf([] {
-              LoadExperiment(testing::ConfigPath("full.yaml"), {"data.batch_size=0"});
-            }),
+  EXPECT_EQ(ConfigErrorOf(
+                [] { LoadExperiment(testing::ConfigPath("full.yaml"), {"data.batch_size=0"}); }),
             "override 'data.batch_size=0': data.batch_size: expected a positive integer but got 0");
 }
 

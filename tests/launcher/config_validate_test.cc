@@ -46,9 +46,8 @@ TEST(ConfigValidate, EnumeratedNames) {
   EXPECT_EQ(Error("trainer: {metrics: [accuracy, acc]}\n"),
             "trainer.metrics[1]: expected one of accuracy, top_k_accuracy, cross_entropy, "
             "perplexity, mse, mae but got 'acc' (exp.yaml:2:31)");
-  EXPECT_EQ(ConfigErrorOf([] {
-              ParseExperiment("model: {builtin: mlp, activation: gelu}\n", "exp.yaml");
-            }),
+  EXPECT_EQ(ConfigErrorOf(
+                [] { ParseExperiment("model: {builtin: mlp, activation: gelu}\n", "exp.yaml"); }),
             "model.activation: expected one of relu, sigmoid, tanh, softrelu but got 'gelu'; did "
             "you mean 'relu'? (exp.yaml:1:35)");
 }
@@ -59,8 +58,8 @@ TEST(ConfigValidate, ModelNeedsExactlyOneOfBuiltinAndSymbol) {
       "symbol JSON file) but got ";
   EXPECT_EQ(ConfigErrorOf([] { ParseExperiment("name: x\nmodel:\n  hidden: [10]\n", "e.yaml"); }),
             "model: " + what + "neither (e.yaml:3:3)");
-  EXPECT_EQ(ConfigErrorOf([] { ParseExperiment("name: x\n", "e.yaml"); }), "model: " + what +
-                                                                                "neither");
+  EXPECT_EQ(ConfigErrorOf([] { ParseExperiment("name: x\n", "e.yaml"); }),
+            "model: " + what + "neither");
   EXPECT_EQ(ConfigErrorOf([] {
               ParseExperiment("model:\n  builtin: mlp\n  symbol: net-symbol.json\n", "e.yaml");
             }),
@@ -80,17 +79,14 @@ TEST(ConfigValidate, SizesAndRanges) {
             "data.batch_size: expected a positive integer but got -8 (exp.yaml:2:20)");
   EXPECT_EQ(Error("trainer:\n  epochs: 0\n"),
             "trainer.epochs: expected a positive integer but got 0 (exp.yaml:3:11)");
-  EXPECT_EQ(ConfigErrorOf([] {
-              ParseExperiment("model:\n  builtin: mlp\n  dropout: 1.0\n", "exp.yaml");
-            }),
+  EXPECT_EQ(ConfigErrorOf(
+                [] { ParseExperiment("model:\n  builtin: mlp\n  dropout: 1.0\n", "exp.yaml"); }),
             "model.dropout: expected a number in [0, 1) but got 1 (exp.yaml:3:12)");
-  EXPECT_EQ(ConfigErrorOf([] {
-              ParseExperiment("model:\n  builtin: mlp\n  dropout: -0.1\n", "exp.yaml");
-            }),
+  EXPECT_EQ(ConfigErrorOf(
+                [] { ParseExperiment("model:\n  builtin: mlp\n  dropout: -0.1\n", "exp.yaml"); }),
             "model.dropout: expected a number in [0, 1) but got -0.1 (exp.yaml:3:12)");
-  EXPECT_EQ(ConfigErrorOf([] {
-              ParseExperiment("model:\n  builtin: mlp\n  hidden: [64, 0]\n", "exp.yaml");
-            }),
+  EXPECT_EQ(ConfigErrorOf(
+                [] { ParseExperiment("model:\n  builtin: mlp\n  hidden: [64, 0]\n", "exp.yaml"); }),
             "model.hidden[1]: expected a positive integer but got 0 (exp.yaml:3:16)");
   EXPECT_EQ(Error("optimizer: {momentum: 1.5}\n"),
             "optimizer.momentum: expected a number in [0, 1) but got 1.5 (exp.yaml:2:23)");

@@ -1,9 +1,8 @@
 // ExperimentToYaml: every key in schema order with its default, and exact round trips through
 // ParseExperiment (values, set-or-not, awkward strings, float bits, long lists and maps).
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
 
 #include <limits>
 #include <regex>
@@ -114,8 +113,8 @@ TEST(ConfigToYaml, RoundTripsAFullExperiment) {
   EXPECT_THAT(yaml, HasSubstr("  context: \"cpu(0),cpu(1)\"\n"));
   EXPECT_THAT(yaml, HasSubstr("  seed: 18446744073709551615\n"));
   proto::Experiment back = ParseExperiment(yaml, "config.yaml");
-  EXPECT_TRUE(pb::util::MessageDifferencer::Equivalent(e, back))
-      << e.DebugString() << "\n---\n" << back.DebugString();
+  EXPECT_TRUE(pb::util::MessageDifferencer::Equivalent(e, back)) << e.DebugString() << "\n---\n"
+                                                                 << back.DebugString();
   EXPECT_EQ(ExperimentToYaml(back), yaml);
   // Set-or-not survives where it means something.
   EXPECT_TRUE(back.data().has_val());
@@ -133,11 +132,13 @@ TEST(ConfigToYaml, RoundTripsAFullExperiment) {
 }
 
 TEST(ConfigToYaml, RoundTripsAwkwardStrings) {
+  // clang-format off
   const std::vector<std::string> strings = {
       "", "yes", "No", "~", "null", "true", "123", "1e5", ".inf", "-x", "- x", "a: b", "a #b",
       "[x]", "{x}", "'q'", "\"dq\"", "back\\slash", "tab\tnl\ncr\r", "bell\a", "ünïcode ✓",
       " lead", "trail ", "*alias", "&anchor", "!tag", "%pct", "@at", "`bt", "x,y", "?", ":", "|",
       ">", "#", "a\"b'c", "cpu(0)", "/usr/share/datasets", "runs/x/ckpt-final.pb"};
+  // clang-format on
   for (const auto& s : strings) {
     proto::Experiment e = Valid();
     e.mutable_data()->mutable_train()->set_dir(s);
@@ -151,7 +152,8 @@ TEST(ConfigToYaml, RoundTripsAwkwardStrings) {
 }
 
 TEST(ConfigToYaml, RoundTripsFloatBitsAndIntegerLimits) {
-  for (float lr : {1e-8f, 0.1f, 0.3f, 1.0f / 3, 3.4e38f, 1.17549435e-38f, 1e-45f, 0.0f, 123456.7f}) {
+  for (float lr :
+       {1e-8f, 0.1f, 0.3f, 1.0f / 3, 3.4e38f, 1.17549435e-38f, 1e-45f, 0.0f, 123456.7f}) {
     proto::Experiment e = Valid();
     e.mutable_optimizer()->set_lr(lr);
     EXPECT_EQ(RoundTrip(e).optimizer().lr(), lr);

@@ -1,11 +1,11 @@
 // Internals of the experiment config reader (src/config/): where each value came from, the
-// descriptor-driven YAML -> protobuf reader, and the checks. Not thread-safe per object; no globals.
+// descriptor-driven YAML -> protobuf reader, and the checks. Not thread-safe per object; no
+// globals.
 #pragma once
-
-#include <yaml-cpp/yaml.h>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <yaml-cpp/yaml.h>
 
 #include <map>
 #include <string>
@@ -68,8 +68,8 @@ class YamlReader {
                 const std::string& path);
   /// Applies `value` to one field; `key_mark` locates nulls (whose own mark is unreliable).
   void ApplyField(const YAML::Node& value, const YAML::Mark& key_mark,
-                  google::protobuf::Message* message, const google::protobuf::FieldDescriptor* field,
-                  const std::string& path);
+                  google::protobuf::Message* message,
+                  const google::protobuf::FieldDescriptor* field, const std::string& path);
   /// Applies `value` to the entry `key` of the map field `field` (null removes the entry).
   void ApplyMapEntry(const std::string& key, const YAML::Node& value, const YAML::Mark& key_mark,
                      google::protobuf::Message* message,
@@ -89,6 +89,12 @@ class YamlReader {
   bool skip_include_;
   Origins* origins_;
 };
+
+/// Parses `text` as at most one YAML document and returns its root (null when there is none).
+/// Throws YAML::ParserException for syntax errors, for a second document, and for the input that
+/// makes yaml-cpp 0.7's YAML::LoadAll loop forever (e.g. a leading ','), which it reports as an
+/// unexpected character instead.
+YAML::Node LoadSingleDocument(const std::string& text);
 
 /// Applies one "a.b.c=value" override to `experiment`.
 void ApplyOverride(const std::string& text, proto::Experiment* experiment, Origins* origins);

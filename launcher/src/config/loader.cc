@@ -27,28 +27,21 @@ std::string TopLevelKeys() {
 
 // The one YAML document of `text`, which must be a map.
 YAML::Node ParseDocument(const std::string& text, const std::string& file) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    root = detail::LoadSingleDocument(text);
   } catch (const YAML::Exception& e) {
     ThrowConfigError(Origin::At(file, e.mark), "invalid YAML: " + e.msg);
   }
-  const YAML::Mark start;  // line 1, column 1
-  if (documents.empty() || documents[0].IsNull()) {
-    ThrowConfigError(Origin::At(file, start),
+  if (root.IsNull()) {
+    ThrowConfigError(Origin::At(file, YAML::Mark()),
                      "the experiment is empty; expected a map with the keys " + TopLevelKeys());
   }
-  if (documents.size() > 1) {
-    ThrowConfigError(Origin::At(file, documents[1].Mark()),
-                     "expected one YAML document but got " + std::to_string(documents.size()) +
-                         " (separated by '---')");
-  }
-  const YAML::Node& root = documents[0];
   if (!root.IsMap()) {
     std::string got = root.IsSequence() ? "a list" : "'" + root.Scalar() + "'";
-    ThrowConfigError(Origin::At(file, root.Mark()),
-                     "expected a map with the keys " + TopLevelKeys() + " at the top level but got " +
-                         got);
+    ThrowConfigError(
+        Origin::At(file, root.Mark()),
+        "expected a map with the keys " + TopLevelKeys() + " at the top level but got " + got);
   }
   return root;
 }
@@ -79,8 +72,9 @@ class Loader {
     stack_.emplace_back(path, canonical);
     for (const auto& [include, mark] : Includes(root, path)) {
       fs::path p(include);
-      std::string resolved =
-          p.is_absolute() ? include : (fs::path(path).parent_path() / p).lexically_normal().string();
+      std::string resolved = p.is_absolute()
+                                 ? include
+                                 : (fs::path(path).parent_path() / p).lexically_normal().string();
       LoadFile(resolved, Origin::At(path, mark));
     }
     detail::YamlReader(path, /*skip_include=*/true, origins_).ApplyMap(root, experiment_, "");
@@ -104,17 +98,20 @@ class Loader {
                                                                   const std::string& file) {
     std::vector<std::pair<std::string, YAML::Mark>> out;
     int found = 0;
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      if (!it->first.IsScalar() || it->first.Scalar() != "include") continue;
+    for (const auto& pair : root) {  // range-for: `it->first` would refer into a temporary
+      const YAML::Node& key = pair.first;
+      if (!key.IsScalar() || key.Scalar() != "include") continue;
       if (++found > 1) {
-        ThrowConfigError(Origin::At(file, it->first.Mark()), "duplicate key 'include'");
+        ThrowConfigError(Origin::At(file, key.Mark()), "duplicate key 'include'");
       }
-      const YAML::Node& value = it->second;
+      const YAML::Node& value = pair.second;
       auto expect = [&](const YAML::Node& n) {
         if (!n.IsScalar()) {
-          ThrowConfigError(Origin::At(file, n.IsNull() ? it->first.Mark() : n.Mark()),
+          ThrowConfigError(Origin::At(file, n.IsNull() ? key.Mark() : n.Mark()),
                            "include: expected a file path or a list of file paths but got " +
-                               std::string(n.IsNull() ? "null" : n.IsMap() ? "a map" : "a list"));
+                               std::string(n.IsNull()  ? "null"
+                                           : n.IsMap() ? "a map"
+                                                       : "a list"));
         }
         out.emplace_back(n.Scalar(), n.Mark());
       };
@@ -130,7 +127,7 @@ class Loader {
   proto::Experiment* experiment_;
   Origins* origins_;
   std::vector<std::pair<std::string, fs::path>> stack_;  // files being read: (as named, canonical)
-  std::set<fs::path> done_;                               // files read (canonical)
+  std::set<fs::path> done_;                              // files read (canonical)
 };
 
 }  // namespace

@@ -54,9 +54,10 @@ class Validator {
 
   void AtLeast(const std::string& path, int64_t value, int64_t min) const {
     if (value < min) {
-      Fail(path, "expected " + std::string(min == 1 ? "a positive integer" : min == 0
-                                                        ? "an integer >= 0"
-                                                        : "an integer >= " + std::to_string(min)) +
+      Fail(path, "expected " +
+                     std::string(min == 1   ? "a positive integer"
+                                 : min == 0 ? "an integer >= 0"
+                                            : "an integer >= " + std::to_string(min)) +
                      " but got " + std::to_string(value));
     }
   }
@@ -112,11 +113,11 @@ class Validator {
       if (f->cpp_type() != FD::CPPTYPE_FLOAT && f->cpp_type() != FD::CPPTYPE_DOUBLE) continue;
       const int n = f->is_repeated() ? r->FieldSize(message, f) : 1;
       for (int i = 0; i < n; ++i) {
-        double v = f->cpp_type() == FD::CPPTYPE_FLOAT
-                       ? (f->is_repeated() ? r->GetRepeatedFloat(message, f, i)
-                                           : r->GetFloat(message, f))
-                       : (f->is_repeated() ? r->GetRepeatedDouble(message, f, i)
-                                           : r->GetDouble(message, f));
+        double v =
+            f->cpp_type() == FD::CPPTYPE_FLOAT
+                ? (f->is_repeated() ? r->GetRepeatedFloat(message, f, i) : r->GetFloat(message, f))
+                : (f->is_repeated() ? r->GetRepeatedDouble(message, f, i)
+                                    : r->GetDouble(message, f));
         if (!std::isfinite(v)) {
           std::string item = f->is_repeated() ? p + "[" + std::to_string(i) + "]" : p;
           Fail(item, "expected a finite number but got " + FormatNumber(v));
@@ -157,7 +158,8 @@ void ValidateSource(const Validator& v, const proto::DataSource& s, const std::s
     v.NotEmpty(path + ".images", s.images(), "the idx image file (" + source + " is idx)");
     v.NotEmpty(path + ".labels", s.labels(), "the idx label file (" + source + " is idx)");
   }
-  if (s.source() == "csv") v.NotEmpty(path + ".csv", s.csv(), "the CSV file (" + source + " is csv)");
+  if (s.source() == "csv")
+    v.NotEmpty(path + ".csv", s.csv(), "the CSV file (" + source + " is csv)");
   v.AtLeast(path + ".num_samples", s.num_samples(), 1);
   for (int i = 0; i < s.shape_size(); ++i) {
     v.AtLeast(path + ".shape[" + std::to_string(i) + "]", s.shape(i), 1);
@@ -245,7 +247,8 @@ void Validate(const proto::Experiment& e, const Origins& origins) {
   v.Finite(e, "");
   v.NotEmpty("name", e.name(), "a name for the run directory");
   if (e.include_size() > 0) {
-    v.Fail("include", "expected no includes in a resolved experiment (LoadExperiment follows them)");
+    v.Fail("include",
+           "expected no includes in a resolved experiment (LoadExperiment follows them)");
   }
   ValidateModel(v, e.model());
   ValidateData(v, e.data());

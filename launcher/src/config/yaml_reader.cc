@@ -1,5 +1,7 @@
 // YAML -> protobuf by reflection: every message, field and type of the schema is handled from its
 // descriptor, so new keys in experiment.proto need no code here.
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -7,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "config/config_internal.h"
@@ -200,7 +203,73 @@ std::string KeyText(const pb::Message& entry, const FD* key_field) {
   return {};
 }
 
+// Records the root of each document: its mark and whether it is null.
+class DocumentRoots : public YAML::EventHandler {
+ public:
+  struct Root {
+    YAML::Mark mark;
+    bool null = true;
+  };
+  std::vector<Root> roots;
+
+  void OnDocumentStart(const YAML::Mark&) override {
+    roots.push_back({});
+    depth_ = 0;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark, false);
+    ++depth_;
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark, false);
+    ++depth_;
+  }
+  void OnMapEnd() override { --depth_; }
+
+ private:
+  void Node(const YAML::Mark& mark, bool null) {
+    if (depth_ == 0 && !roots.empty()) roots.back() = {mark, null};
+  }
+  int depth_ = 0;
+};
+
 }  // namespace
+
+YAML::Node LoadSingleDocument(const std::string& text) {
+  // yaml-cpp 0.7 (fixed upstream in jbeder/yaml-cpp#1319) reports a token it cannot start a node
+  // with (',') as a null document without consuming it, so LoadAll loops forever. Walk the
+  // documents with the event parser and stop when one does not advance.
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentRoots handler;
+  while (parser.HandleNextDocument(handler)) {
+    const auto& roots = handler.roots;
+    const size_t n = roots.size();
+    if (n >= 2 && roots[n - 1].null && roots[n - 2].null &&
+        roots[n - 1].mark.pos == roots[n - 2].mark.pos) {
+      const YAML::Mark& at = roots[n - 1].mark;
+      const char c = at.pos >= 0 && static_cast<size_t>(at.pos) < text.size() ? text[at.pos] : '?';
+      throw YAML::ParserException(at, std::string("unexpected '") + c + "'");
+    }
+  }
+  const auto& roots = handler.roots;
+  if (roots.size() > 1) {
+    throw YAML::ParserException(roots[1].mark, "expected one YAML document but got " +
+                                                   std::to_string(roots.size()) +
+                                                   " (separated by '---')");
+  }
+  return YAML::Load(text);
+}
 
 Origin Origin::At(const std::string& file, const YAML::Mark& mark) {
   Origin o;
@@ -218,7 +287,8 @@ Origin Origin::Override(const std::string& text) {
   return o;
 }
 
-void ThrowConfigError(const Origin& origin, const std::string& message, const std::string& context) {
+void ThrowConfigError(const Origin& origin, const std::string& message,
+                      const std::string& context) {
   std::string text;
   if (!origin.override_text.empty()) {
     text = "override '" + origin.override_text + "': " + message;
@@ -337,9 +407,10 @@ void YamlReader::ApplyMap(const YAML::Node& node, pb::Message* message, const st
   const pb::Descriptor* d = message->GetDescriptor();
   const bool top = path.empty() && d == proto::Experiment::descriptor();
   std::map<std::string, YAML::Mark> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
-    const YAML::Node& value = it->second;
+  // Range-for keeps each pair alive; `it->first` would refer into a temporary.
+  for (const auto& pair : node) {
+    const YAML::Node& key = pair.first;
+    const YAML::Node& value = pair.second;
     if (!key.IsScalar()) {
       ThrowConfigError(Where(key.Mark()), (path.empty() ? "" : path + ": ") +
                                               "expected a key name but got " + Got(key));
@@ -347,12 +418,13 @@ void YamlReader::ApplyMap(const YAML::Node& node, pb::Message* message, const st
     const std::string name = key.Scalar();
     auto [first, inserted] = seen.emplace(name, key.Mark());
     if (!inserted) {
-      ThrowConfigError(Where(key.Mark()),
-                       "duplicate key '" + JoinPath(path, name) + "', first given at line " +
-                           std::to_string(first->second.line + 1));
+      ThrowConfigError(Where(key.Mark()), "duplicate key '" + JoinPath(path, name) +
+                                              "', first given at line " +
+                                              std::to_string(first->second.line + 1));
     }
     const FD* field = d->FindFieldByName(name);
-    if (field == nullptr) ThrowUnknownKey(Where(key.Mark()), proto::Experiment::descriptor(), d, path, name);
+    if (field == nullptr)
+      ThrowUnknownKey(Where(key.Mark()), proto::Experiment::descriptor(), d, path, name);
     if (top && name == "include") {
       if (skip_include_) continue;
       bool empty = value.IsNull() || (value.IsSequence() && value.size() == 0);
@@ -378,21 +450,20 @@ void YamlReader::ApplyField(const YAML::Node& value, const YAML::Mark& key_mark,
   const Origin where = Where(value.Mark());
   if (field->is_map()) {
     if (!value.IsMap()) {
-      ThrowConfigError(where, path + ": expected a map (key: value, e.g. {a: b}) but got " +
-                                  Got(value));
+      ThrowConfigError(where,
+                       path + ": expected a map (key: value, e.g. {a: b}) but got " + Got(value));
     }
     std::set<std::string> seen;
-    for (auto it = value.begin(); it != value.end(); ++it) {
-      if (!it->first.IsScalar()) {
-        ThrowConfigError(Where(it->first.Mark()),
-                         path + ": expected a key name but got " + Got(it->first));
+    for (const auto& pair : value) {
+      if (!pair.first.IsScalar()) {
+        ThrowConfigError(Where(pair.first.Mark()),
+                         path + ": expected a key name but got " + Got(pair.first));
       }
-      const std::string key = it->first.Scalar();
+      const std::string key = pair.first.Scalar();
       if (!seen.insert(key).second) {
-        ThrowConfigError(Where(it->first.Mark()),
-                         "duplicate key '" + JoinPath(path, key) + "'");
+        ThrowConfigError(Where(pair.first.Mark()), "duplicate key '" + JoinPath(path, key) + "'");
       }
-      ApplyMapEntry(key, it->second, it->first.Mark(), message, field, path);
+      ApplyMapEntry(key, pair.second, pair.first.Mark(), message, field, path);
     }
     Record(path, where, false);
     return;
@@ -410,8 +481,8 @@ void YamlReader::ApplyField(const YAML::Node& value, const YAML::Mark& key_mark,
       const Origin item_where = Where(item.Mark());
       if (field->cpp_type() == FD::CPPTYPE_MESSAGE) {
         if (!item.IsMap()) {
-          ThrowConfigError(item_where, item_path + ": expected " + TypeName(field) +
-                                           " but got " + Got(item));
+          ThrowConfigError(item_where,
+                           item_path + ": expected " + TypeName(field) + " but got " + Got(item));
         }
         ApplyMap(item, r->AddMessage(message, field), item_path);
       } else {
@@ -469,8 +540,8 @@ void YamlReader::ApplyMapEntry(const std::string& key, const YAML::Node& value,
   const Origin where = Where(value.Mark());
   if (value_field->cpp_type() == FD::CPPTYPE_MESSAGE) {
     if (!value.IsMap()) {
-      ThrowConfigError(where, entry_path + ": expected " + TypeName(value_field) + " but got " +
-                                  Got(value));
+      ThrowConfigError(
+          where, entry_path + ": expected " + TypeName(value_field) + " but got " + Got(value));
     }
     ApplyMap(value, entry->GetReflection()->MutableMessage(entry, value_field), entry_path);
   } else {
@@ -593,7 +664,7 @@ void ApplyOverride(const std::string& text, proto::Experiment* experiment, Origi
   }
   YAML::Node value;
   try {
-    value = YAML::Load(text.substr(eq + 1));
+    value = LoadSingleDocument(text.substr(eq + 1));
   } catch (const YAML::Exception& e) {
     ThrowConfigError(origin, "the value is not valid YAML: " + e.msg);
   }
@@ -622,12 +693,12 @@ void ApplyOverride(const std::string& text, proto::Experiment* experiment, Origi
       return;
     }
     if (field->is_repeated()) {
-      ThrowConfigError(origin, field_path + " is a list: set it whole, e.g. " + field_path +
-                                   "=[a,b]");
+      ThrowConfigError(origin,
+                       field_path + " is a list: set it whole, e.g. " + field_path + "=[a,b]");
     }
     if (field->cpp_type() != FD::CPPTYPE_MESSAGE) {
-      ThrowConfigError(origin, field_path + " is " + TypeName(field) + " and has no key '" +
-                                   parts[i + 1] + "'");
+      ThrowConfigError(
+          origin, field_path + " is " + TypeName(field) + " and has no key '" + parts[i + 1] + "'");
     }
     message = message->GetReflection()->MutableMessage(message, field);
     path = field_path;

@@ -248,7 +248,8 @@ class Writer {
 std::string ExperimentToYaml(const proto::Experiment& experiment) {
   std::ostringstream out;
   out << "# Loom experiment, resolved: every key with its value (defaults included; ~ = not set).\n"
-         "# Keys and defaults: docs/configs.md (schema: launcher/proto/loom/proto/experiment.proto).\n";
+         "# Keys and defaults: docs/configs.md (schema: "
+         "launcher/proto/loom/proto/experiment.proto).\n";
   Writer(&out).Message(experiment, "", 0);
   return out.str();
 }

@@ -1,4 +1,5 @@
-// Experiment configs: YAML files mapped onto the schema in launcher/proto/loom/proto/experiment.proto.
+// Experiment configs: YAML files mapped onto the schema in
+// launcher/proto/loom/proto/experiment.proto.
 //
 //   loom::proto::Experiment e = loom::train::LoadExperiment(
 //       "configs/fashion_mnist_mlp.yaml", {"optimizer.lr=0.05", "trainer.metrics=[accuracy]"});
