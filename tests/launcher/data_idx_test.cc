@@ -98,6 +98,10 @@ TEST(DataIdx, TruncatedFileSaysExpectedAndActualBytes) {
   WriteBytes(dir.File("img"), images.substr(0, 10));
   EXPECT_THAT(MessageOf<DataError>(dir.File("img"), dir.File("lbl")),
               AllOf(HasSubstr("has 10 bytes"), HasSubstr("16-byte header")));
+  // Dimensions whose product overflows 64 bits.
+  WriteBytes(dir.File("img"), IdxBytes({0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, kPixels));
+  EXPECT_THAT(MessageOf<DataError>(dir.File("img"), dir.File("lbl")),
+              AllOf(HasSubstr("4294967295 x 4294967295 x 4294967295"), HasSubstr("(truncated)")));
   WriteBytes(dir.File("img"), images.substr(0, 2));
   EXPECT_THAT(MessageOf<DataError>(dir.File("img"), dir.File("lbl")),
               HasSubstr("too short for the 4-byte magic number 0x00000803"));

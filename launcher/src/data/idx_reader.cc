@@ -41,11 +41,15 @@ std::vector<int64_t> ParseIdxHeader(const std::string& path, const detail::FileB
                    size_kind, ", too short for its ", header, "-byte header");
   std::vector<int64_t> dims;
   uint64_t elements = 1;
+  bool overflow = false;
   for (int i = 0; i < ndim; ++i) {
     dims.push_back(BigEndian32(b, 4 + 4 * static_cast<size_t>(i)));
-    elements *= static_cast<uint64_t>(dims.back());
+    overflow |= __builtin_mul_overflow(elements, static_cast<uint64_t>(dims.back()), &elements);
   }
-  const uint64_t expected = header + elements;
+  // Dimensions whose product overflows describe more bytes than any file holds.
+  uint64_t expected = 0;
+  overflow |= __builtin_add_overflow(static_cast<uint64_t>(header), elements, &expected);
+  if (overflow) expected = UINT64_MAX;
   std::string dims_text;
   for (int64_t d : dims) dims_text += (dims_text.empty() ? "" : " x ") + std::to_string(d);
   LOOM_CHECK_TYPED(DataError, b.size() == expected, "idx ", what, " file '", path, "': expected ",
