@@ -23,7 +23,8 @@ namespace loom::train {
 /// @brief Reads an experiment YAML file and returns the resolved, validated message.
 ///
 /// Follows `include:` (a path or a list of paths, relative to the including file; included files
-/// are merged first, later ones override earlier ones, the including file overrides them all), then
+/// are merged first, later ones override earlier ones, the including file overrides them all; a
+/// file reached twice is merged once, at its first include; a cycle is an error), then
 /// applies the dotted overrides in order ("optimizer.lr=0.1", "trainer.metrics=[accuracy,mse]",
 /// "trainer.group2ctx.embed=cpu(1)"), then validates the values.
 /// @throws ConfigError naming file:line:column (or the override), the key path and the expectation.
@@ -43,8 +44,10 @@ proto::Experiment ParseExperiment(const std::string& yaml_text,
 void ApplyOverrides(proto::Experiment* experiment, const std::vector<std::string>& overrides);
 
 /// @brief The resolved experiment as YAML: every field, defaults included, in schema order; short
-/// lists and maps in flow style. ParseExperiment(ExperimentToYaml(e), ...) equals e with every
-/// optional field set.
+/// lists and maps in flow style; `~` for fields that are unset and have no default (model.symbol,
+/// optimizer.rescale_grad, ...) and for an unset data.val. ParseExperiment(ExperimentToYaml(e), ...)
+/// of a valid e has the same values as e (defaults become explicitly set; unset-without-default
+/// fields stay unset) and prints the same text again.
 std::string ExperimentToYaml(const proto::Experiment& experiment);
 
 /// @brief Checks values against what the trainer accepts (optimizer.name in sgd|nag|..., positive
