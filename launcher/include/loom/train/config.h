@@ -45,9 +45,9 @@ void ApplyOverrides(proto::Experiment* experiment, const std::vector<std::string
 
 /// @brief The resolved experiment as YAML: every field, defaults included, in schema order; short
 /// lists and maps in flow style; `~` for fields that are unset and have no default (model.symbol,
-/// optimizer.rescale_grad, ...) and for an unset data.val. ParseExperiment(ExperimentToYaml(e), ...)
-/// of a valid e has the same values as e (defaults become explicitly set; unset-without-default
-/// fields stay unset) and prints the same text again.
+/// optimizer.rescale_grad, ...) and for an unset data.val. ParseExperiment(ExperimentToYaml(e),
+/// ...) of a valid e has the same values as e (defaults become explicitly set;
+/// unset-without-default fields stay unset) and prints the same text again.
 std::string ExperimentToYaml(const proto::Experiment& experiment);
 
 /// @brief Checks values against what the trainer accepts (optimizer.name in sgd|nag|..., positive
