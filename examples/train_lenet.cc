@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   using namespace loom::train;
   try {
     const std::string dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
-    const int epochs = argc > 2 ? std::stoi(argv[2]) : 6;
+    const int epochs = argc > 2 ? std::stoi(argv[2]) : 5;
 
     // Data: 60,000 training and 10,000 test images of shape (1, 28, 28), normalised.
     loom::proto::Data data;

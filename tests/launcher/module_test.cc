@@ -328,10 +328,13 @@ TEST(Module, StopFromACallbackReportsThePosition) {
   fit.max_updates = 8;
   fit.begin_epoch = 1;
   fit.begin_batch = 2;
+  std::vector<int64_t> ended;
+  fit.epoch_end = [&](EpochEndInfo& e) { ended.push_back(e.epoch); };
   r = mod.Fit(*train, nullptr, fit);
   EXPECT_EQ(r.status, FitResult::Status::kMaxUpdates);
-  EXPECT_EQ(r.epoch, 2);  // stopped at the end of epoch 2: the next one starts fresh
+  EXPECT_EQ(r.epoch, 2);  // the limit fell on the last batch of epoch 1 (0-based): it is finished
   EXPECT_EQ(r.batch_in_epoch, 0);
+  EXPECT_EQ(ended, std::vector<int64_t>{1});
 }
 
 }  // namespace

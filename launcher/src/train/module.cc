@@ -420,6 +420,7 @@ FitResult Module::Fit(DataIter& train, DataIter* val, const FitOptions& options)
     double loss_sum = 0;
     int64_t loss_count = 0;
     DataBatch batch;
+    bool limit_at_epoch_end = false;
     while (true) {
       const Clock::time_point t0 = Clock::now();
       if (!train.Next(&batch)) break;
@@ -448,6 +449,11 @@ FitResult Module::Fit(DataIter& train, DataIter* val, const FitOptions& options)
       ++index;
       if (options.batch_end) options.batch_end(info);
       const bool max_reached = options.max_updates > 0 && info.num_update >= options.max_updates;
+      if (max_reached && !info.stop && index >= train.NumBatches()) {
+        // The limit falls on the epoch's last batch: finish the epoch (validation, callbacks).
+        limit_at_epoch_end = true;
+        break;
+      }
       if (info.stop || max_reached) {
         result.status = info.stop ? FitResult::Status::kStopped : FitResult::Status::kMaxUpdates;
         result.epoch = epoch;
@@ -470,8 +476,8 @@ FitResult Module::Fit(DataIter& train, DataIter* val, const FitOptions& options)
     if (val != nullptr) end.val = Score(*val, options.metrics, options.top_k);
     end.seconds = Seconds(epoch_start, Clock::now());
     if (options.epoch_end) options.epoch_end(end);
-    if (end.stop) {
-      result.status = FitResult::Status::kStopped;
+    if (end.stop || limit_at_epoch_end) {
+      result.status = end.stop ? FitResult::Status::kStopped : FitResult::Status::kMaxUpdates;
       result.epoch = epoch + 1;
       result.batch_in_epoch = 0;
       return result;

@@ -502,6 +502,9 @@ int Run::Execute() {
     collect();
     Report(final_metrics, e.epoch());
     return kExitFailure;
+  } catch (...) {
+    progress_->Interrupt();
+    throw;
   }
   if (result.status == FitResult::Status::kStopped && g_interrupted.load()) {
     progress_->Interrupt();
