@@ -105,7 +105,26 @@ Module::Module(Symbol symbol, std::vector<std::string> data_names,
   }
 }
 
-Module::~Module() = default;
+Module::~Module() {
+  // Work pushed for this module (the last backward pass and update) may still run. Finish it
+  // before the executor goes: at process exit the libraries its kernels call may otherwise be torn
+  // down under a running worker. Errors were the caller's to collect; none may escape here.
+  auto finish = [](const NDArray& a) {
+    try {
+      if (!a.is_none()) a.WaitToWrite();
+    } catch (...) {
+    }
+  };
+  for (const NDArray& a : params_) finish(a);
+  for (const NDArray& a : grads_) finish(a);
+  if (exec_) {
+    for (const NDArray& a : exec_->aux_arrays()) finish(a);
+    for (const NDArray& a : exec_->outputs()) finish(a);
+  }
+  for (const auto& [key, exe] : reshaped_) {
+    for (const NDArray& a : exe.outputs()) finish(a);
+  }
+}
 
 void Module::CheckBound(const char* what) const {
   LOOM_CHECK(exec_.has_value(), "Module::", what, ": expected a bound module (call Bind first)");
