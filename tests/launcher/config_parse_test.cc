@@ -190,6 +190,8 @@ TEST(ConfigParse, UnknownKeysSuggestTheNearestKey) {
               StartsWith("unknown key 'data.train.sorce', did you mean 'data.train.source'? "
                          "(exp.yaml:2:11)"));
   // Nothing close: no suggestion, but the valid keys.
+  EXPECT_THAT(ParseError("optimizer: {xy: 1}\n"),
+              StartsWith("unknown key 'optimizer.xy' (exp.yaml:1:13)\n"));
   EXPECT_EQ(ParseError("logging:\n  colour_scheme: dark\n"),
             "unknown key 'logging.colour_scheme' (exp.yaml:2:3)\n"
             "  valid keys in logging: run_root, run_dir, log_every, progress, tensorboard");

@@ -328,8 +328,10 @@ int EditDistance(const std::string& a_in, const std::string& b_in) {
 }
 
 std::string NearestWord(const std::string& word, const std::vector<std::string>& candidates) {
-  // A typo changes a few characters: allow about one edit per three characters (at least two).
-  const int limit = std::max<int>(2, static_cast<int>(word.size()) / 3);
+  // A typo changes a few characters: about one edit per three characters, at least two, but only
+  // one in words of up to three characters (else "xy" would suggest "lr").
+  const int size = static_cast<int>(word.size());
+  const int limit = size <= 3 ? 1 : std::max(2, size / 3);
   std::string best;
   int best_distance = limit + 1;
   for (const auto& c : candidates) {
