@@ -85,8 +85,8 @@ TEST(Models, LeNetWithBatchNormHasMovingStatistics) {
   proto::Model m;
   m.set_builtin("lenet");
   const Symbol net = BuildModel(m, Shape{3, 32, 32});
-  EXPECT_THAT(net.ListAuxiliaryStates(),
-              ElementsAre("bn1_moving_mean", "bn1_moving_var", "bn2_moving_mean", "bn2_moving_var"));
+  EXPECT_THAT(net.ListAuxiliaryStates(), ElementsAre("bn1_moving_mean", "bn1_moving_var",
+                                                     "bn2_moving_mean", "bn2_moving_var"));
   auto s = Shapes(net, Shape{2, 3, 32, 32});
   // 32 -> 28 -> 14 -> 10 -> 5: 50 * 5 * 5 = 1250.
   EXPECT_EQ(s["conv1_weight"], (Shape{20, 3, 5, 5}));
@@ -130,7 +130,8 @@ TEST(Models, ErrorsNameTheKey) {
     BuildModel(m, Shape{784});
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("model.builtin: expected one of mlp, lenet, resnet but got 'vgg'"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("model.builtin: expected one of mlp, lenet, resnet but got 'vgg'"));
   }
   m.set_builtin("lenet");
   try {

@@ -101,7 +101,8 @@ TEST(Module, OneSgdStepMatchesHandComputedSoftmaxRegression) {
   const std::vector<float> b1 = Host(args.at("fc_bias"));
   for (int c = 0; c < 2; ++c) {
     EXPECT_NEAR(b1[c], b[c] - lr * 0.5 * gb[c], 1e-6);
-    for (int k = 0; k < 3; ++k) EXPECT_NEAR(w1[c * 3 + k], w[c * 3 + k] - lr * 0.5 * gw[c][k], 1e-6);
+    for (int k = 0; k < 3; ++k)
+      EXPECT_NEAR(w1[c * 3 + k], w[c * 3 + k] - lr * 0.5 * gw[c][k], 1e-6);
   }
   EXPECT_EQ(mod.optimizer().num_update(), 1);
 }
@@ -198,8 +199,8 @@ TEST(Module, GlobalNormClippingBoundsTheStep) {
 }
 
 TEST(Module, DataNotMatchingTheSymbolIsAClearError) {
-  Symbol net = op::SoftmaxOutput(
-      op::FullyConnected(Symbol::Variable("x"), {.num_hidden = 4}, "fc"), {}, "softmax");
+  Symbol net = op::SoftmaxOutput(op::FullyConnected(Symbol::Variable("x"), {.num_hidden = 4}, "fc"),
+                                 {}, "softmax");
   Module mod(net);
   try {
     mod.Bind({{"data", Shape{8, kFeatures}}}, {{"softmax_label", Shape{8}}});

@@ -67,18 +67,18 @@ TEST_F(TrainCliTest, PrintConfigShowsTheResolvedExperimentWithOverrides) {
   EXPECT_EQ(e.trainer().epochs(), 1);
   EXPECT_EQ(e.data().batch_size(), 32);
   EXPECT_THAT(r.out, HasSubstr("momentum"));  // defaults are printed too
-  EXPECT_FALSE(fs::exists(dir_ / "runs"));  // nothing was trained
+  EXPECT_FALSE(fs::exists(dir_ / "runs"));    // nothing was trained
 }
 
 TEST_F(TrainCliTest, DefaultExperimentPrints) {
-  const Result r = Loom({"train", std::string(LOOM_TEST_DATA_DIR) +
-                                      "/../../configs/fashion_mnist_mlp.yaml",
-                         "--print-config"});
+  const Result r =
+      Loom({"train", std::string(LOOM_TEST_DATA_DIR) + "/../../configs/fashion_mnist_mlp.yaml",
+            "--print-config"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(train::ParseExperiment(r.out, "printed").model().builtin(), "mlp");
-  const Result lenet = Loom({"train", std::string(LOOM_TEST_DATA_DIR) +
-                                          "/../../configs/fashion_mnist_lenet.yaml",
-                             "--print-config"});
+  const Result lenet =
+      Loom({"train", std::string(LOOM_TEST_DATA_DIR) + "/../../configs/fashion_mnist_lenet.yaml",
+            "--print-config"});
   ASSERT_EQ(lenet.status, 0) << lenet.err;
   EXPECT_EQ(train::ParseExperiment(lenet.out, "printed").model().builtin(), "lenet");
 }

@@ -117,9 +117,9 @@ TEST_F(TrainerTest, SyntheticRunLearnsAndWritesTheRunDirectory) {
   EXPECT_EQ(report.num_update, 24);
   const fs::path run = root_ / "run";
   EXPECT_EQ(report.run_dir, run.string());
-  EXPECT_EQ(ParseExperiment(ReadFile((run / "config.yaml").string()), "config.yaml")
-                .SerializeAsString(),
-            ParseExperiment(ExperimentToYaml(e), "e").SerializeAsString());
+  EXPECT_EQ(
+      ParseExperiment(ReadFile((run / "config.yaml").string()), "config.yaml").SerializeAsString(),
+      ParseExperiment(ExperimentToYaml(e), "e").SerializeAsString());
   EXPECT_EQ(ReadFile((run / "overrides.yaml").string()), "[]\n");
   // metrics.jsonl: 2 log lines per epoch (8 batches, log_every 4) and one epoch line.
   const auto lines = Lines(run / "metrics.jsonl");
@@ -140,7 +140,8 @@ TEST_F(TrainerTest, SyntheticRunLearnsAndWritesTheRunDirectory) {
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "ckpt-0001.pb"));
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "ckpt-0002.pb"));
   EXPECT_EQ(ReadFile((run / "checkpoints" / "last_checkpoint").string()), "ckpt-final.pb\n");
-  const proto::CheckpointFile final_ckpt = LoadCheckpoint((run / "checkpoints/ckpt-final.pb").string());
+  const proto::CheckpointFile final_ckpt =
+      LoadCheckpoint((run / "checkpoints/ckpt-final.pb").string());
   EXPECT_EQ(final_ckpt.epoch(), 3);
   EXPECT_EQ(final_ckpt.batch_in_epoch(), 0);
   EXPECT_EQ(final_ckpt.num_update(), 24);
@@ -330,12 +331,14 @@ TEST_F(TrainerTest, MissingDataFilesAreARuntimeFailureNamingThePackage) {
 
 TEST_F(TrainerTest, FashionMnistSubsetReachesStatedAccuracy) {
   const fs::path dir = "/usr/share/datasets/fashion-mnist";
-  if (!fs::exists(dir / "train-images-idx3-ubyte.gz") && !fs::exists(dir / "train-images-idx3-ubyte")) {
+  if (!fs::exists(dir / "train-images-idx3-ubyte.gz") &&
+      !fs::exists(dir / "train-images-idx3-ubyte")) {
     GTEST_SKIP() << "Fashion-MNIST is not installed (package dataset-fashion-mnist)";
   }
-  proto::Experiment e = LoadExperiment(std::string(LOOM_TEST_DATA_DIR) + "/../../configs/fashion_mnist_mlp.yaml",
-                                       {"data.train.limit=8000", "data.val.limit=2000",
-                                        "trainer.epochs=2", "logging.progress=none"});
+  proto::Experiment e =
+      LoadExperiment(std::string(LOOM_TEST_DATA_DIR) + "/../../configs/fashion_mnist_mlp.yaml",
+                     {"data.train.limit=8000", "data.val.limit=2000", "trainer.epochs=2",
+                      "logging.progress=none"});
   e.mutable_logging()->set_run_dir((root_ / "fmnist").string());
   RunReport report;
   ASSERT_EQ(Train(e, &report), kExitOk) << err_.str();
@@ -364,11 +367,20 @@ TEST(Progress, FormatsBarLineAndTimes) {
   Progress lines(out, ProgressMode::kLines, /*log_every=*/2, /*num_epochs=*/3);
   lines.BeginEpoch(1, 4, 0);
   for (int b = 0; b < 4; ++b) {
-    lines.Batch({.batch = b, .samples = 100, .loss = 0.5 + b, .metrics = {{"accuracy", 0.75}},
-                 .lr = 0.1, .batch_seconds = 0.02, .data_seconds = 0.001});
+    lines.Batch({.batch = b,
+                 .samples = 100,
+                 .loss = 0.5 + b,
+                 .metrics = {{"accuracy", 0.75}},
+                 .lr = 0.1,
+                 .batch_seconds = 0.02,
+                 .data_seconds = 0.001});
   }
-  lines.EndEpoch({.epoch = 1, .seconds = 0.08, .samples_per_second = 5000, .loss = 2.0,
-                  .train = {{"accuracy", 0.75}}, .val = {{"accuracy", 0.7}}});
+  lines.EndEpoch({.epoch = 1,
+                  .seconds = 0.08,
+                  .samples_per_second = 5000,
+                  .loss = 2.0,
+                  .train = {{"accuracy", 0.75}},
+                  .val = {{"accuracy", 0.7}}});
   // Two log lines (batches 2 and 4), median loss of the last 2 and 4 batches; eta = 0.02 s x
   // (0 left in this epoch + 4 in the last one).
   EXPECT_EQ(out.str(),

@@ -12,11 +12,12 @@ namespace {
 const char* const kBuiltins = "mlp, lenet, resnet";
 
 void CheckActivation(const std::string& act) {
-  LOOM_CHECK_TYPED(ConfigError,
-                   act == "relu" || act == "sigmoid" || act == "tanh" || act == "softrelu" ||
-                       act == "softsign",
-                   "model.activation: expected one of relu, sigmoid, tanh, softrelu, softsign but "
-                   "got '", act, "'");
+  LOOM_CHECK_TYPED(
+      ConfigError,
+      act == "relu" || act == "sigmoid" || act == "tanh" || act == "softrelu" || act == "softsign",
+      "model.activation: expected one of relu, sigmoid, tanh, softrelu, softsign but "
+      "got '",
+      act, "'");
 }
 
 Symbol Head(Symbol x, const proto::Model& model, const std::string& fc_name) {
@@ -40,10 +41,10 @@ Symbol Mlp(const proto::Model& model) {
 }
 
 void CheckImages(const proto::Model& model, const Shape& sample_shape) {
-  LOOM_CHECK_TYPED(ConfigError, sample_shape.ndim() == 3,
-                   "model.builtin ", model.builtin(),
+  LOOM_CHECK_TYPED(ConfigError, sample_shape.ndim() == 3, "model.builtin ", model.builtin(),
                    ": expected image samples (channels, height, width) but the data gives "
-                   "samples of shape ", sample_shape.ToString(),
+                   "samples of shape ",
+                   sample_shape.ToString(),
                    " (set data.flatten: false, or give a synthetic/csv source a 3-D shape)");
 }
 
@@ -61,9 +62,9 @@ Symbol LeNet(const proto::Model& model, const Shape& sample_shape) {
     x = op::Convolution(x, {.kernel = Shape{5, 5}, .num_filter = i == 1 ? 20 : 50}, "conv" + n);
     if (model.batch_norm()) x = op::BatchNorm(x, {.fix_gamma = false}, "bn" + n);
     x = op::Activation(x, {.act_type = act}, act + n);
-    x = op::Pooling(
-        x, {.kernel = Shape{2, 2}, .pool_type = std::string("max"), .stride = Shape{2, 2}},
-        "pool" + n);
+    x = op::Pooling(x,
+                    {.kernel = Shape{2, 2}, .pool_type = std::string("max"), .stride = Shape{2, 2}},
+                    "pool" + n);
   }
   x = op::Flatten(x, "flatten");
   x = op::FullyConnected(x, {.num_hidden = 500}, "fc1");
@@ -90,11 +91,11 @@ Symbol Conv(const Symbol& x, int64_t filters, int64_t kernel, int64_t stride, in
 // or a 1x1 projection of the first activation when the shape changes.
 Symbol ResidualUnit(const Symbol& data, int64_t filters, int64_t stride, bool dim_match, bool bn,
                     const std::string& name) {
-  Symbol act1 = op::Activation(bn ? Bn(data, name + "_bn1") : data, {.act_type = "relu"},
-                               name + "_relu1");
+  Symbol act1 =
+      op::Activation(bn ? Bn(data, name + "_bn1") : data, {.act_type = "relu"}, name + "_relu1");
   Symbol conv1 = Conv(act1, filters, 3, stride, 1, bn, name + "_conv1");
-  Symbol act2 = op::Activation(bn ? Bn(conv1, name + "_bn2") : conv1, {.act_type = "relu"},
-                               name + "_relu2");
+  Symbol act2 =
+      op::Activation(bn ? Bn(conv1, name + "_bn2") : conv1, {.act_type = "relu"}, name + "_relu2");
   Symbol conv2 = Conv(act2, filters, 3, 1, 1, bn, name + "_conv2");
   Symbol shortcut = dim_match ? data : Conv(act1, filters, 1, stride, 0, bn, name + "_sc");
   return Symbol::Op("elemwise_add").Input("lhs", conv2).Input("rhs", shortcut).Name(name + "_plus");
@@ -127,8 +128,7 @@ Symbol ResNet(const proto::Model& model, const Shape& sample_shape) {
   }
   if (bn) x = Bn(x, "bn1");
   x = op::Activation(x, {.act_type = "relu"}, "relu1");
-  x = op::Pooling(x,
-                  {.kernel = Shape{1, 1}, .pool_type = std::string("avg"), .global_pool = true},
+  x = op::Pooling(x, {.kernel = Shape{1, 1}, .pool_type = std::string("avg"), .global_pool = true},
                   "pool1");
   x = op::Flatten(x, "flatten0");
   return Head(x, model, "fc1");

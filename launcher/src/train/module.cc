@@ -59,8 +59,8 @@ NDArray As(const NDArray& a, DType dtype) { return a.dtype() == dtype ? a : a.As
 std::string ParamLoadReport::ToString() const {
   std::ostringstream os;
   for (const auto& [name, given, expected] : shape_mismatch) {
-    os << "Skip loading parameter '" << name << "' due to incompatible shapes: "
-       << given.ToString() << " in the file but " << expected.ToString() << " in the model\n";
+    os << "Skip loading parameter '" << name << "' due to incompatible shapes: " << given.ToString()
+       << " in the file but " << expected.ToString() << " in the model\n";
   }
   if (!missing.empty()) {
     os << "Some model parameters are not in the file (they keep their initial values): "
@@ -82,8 +82,10 @@ std::pair<NamedArrays, NamedArrays> SplitArgAux(const NamedArrays& params,
     } else if (key.starts_with("aux:")) {
       out.second[key.substr(4)] = array;
     } else {
-      throw DataError(file + ": expected array names 'arg:<name>' or 'aux:<name>' (MXNet's "
-                      "prefix-NNNN.params) but got '" + key + "'");
+      throw DataError(file +
+                      ": expected array names 'arg:<name>' or 'aux:<name>' (MXNet's "
+                      "prefix-NNNN.params) but got '" +
+                      key + "'");
     }
   }
   return out;
@@ -145,15 +147,15 @@ void Module::Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>
   LOOM_CHECK_TYPED(ConfigError, grad_req == "write" || grad_req == "add",
                    "trainer.grad_req: expected write or add but got '", grad_req, "'");
   const std::vector<std::string> arguments = symbol_.ListArguments();
-  LOOM_CHECK_TYPED(ConfigError, data.size() == data_names_.size(),
-                   "the data gives ", data.size(), " inputs but the module expects ",
-                   data_names_.size(), " (", Join(data_names_), ")");
+  LOOM_CHECK_TYPED(ConfigError, data.size() == data_names_.size(), "the data gives ", data.size(),
+                   " inputs but the module expects ", data_names_.size(), " (", Join(data_names_),
+                   ")");
   ShapeDict shapes;
   auto feed = [&](const DataDesc& desc, const char* kind, const char* key) {
     LOOM_CHECK_TYPED(ConfigError, Contains(arguments, desc.name),
-                     "the model's inputs do not match the data: the ", kind, " input '",
-                     desc.name, "' is not an argument of the symbol (its arguments: ",
-                     Join(arguments), "); set ", key, " to the symbol's ", kind, " input");
+                     "the model's inputs do not match the data: the ", kind, " input '", desc.name,
+                     "' is not an argument of the symbol (its arguments: ", Join(arguments),
+                     "); set ", key, " to the symbol's ", kind, " input");
     shapes[desc.name] = desc.shape;
   };
   for (const DataDesc& d : data) feed(d, "data", "data.data_name");
@@ -177,7 +179,8 @@ void Module::Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>
     exec_.emplace(Executor::SimpleBind(symbol_, ctx_, shapes, {}, req, group2ctx_));
   } catch (const Error& e) {
     std::string fed;
-    for (const auto& [name, shape] : shapes) fed += (fed.empty() ? "" : ", ") + name + shape.ToString();
+    for (const auto& [name, shape] : shapes)
+      fed += (fed.empty() ? "" : ", ") + name + shape.ToString();
     throw ConfigError("the model's inputs do not match the data (" + fed + "): " + e.what());
   }
   reshaped_.clear();
@@ -193,8 +196,8 @@ void Module::Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>
     if (for_training) {
       grads_.push_back(exec_->grad_dict().at(name));
       if (grad_add_) {
-        zeros_.push_back(NDArray::Zeros(grads_.back().shape(), grads_.back().ctx(),
-                                        grads_.back().dtype()));
+        zeros_.push_back(
+            NDArray::Zeros(grads_.back().shape(), grads_.back().ctx(), grads_.back().dtype()));
       }
     }
   }
@@ -310,9 +313,8 @@ void Module::InitOptimizer(std::unique_ptr<Optimizer> optimizer, float clip_glob
   clip_global_norm_ = clip_global_norm;
   for (size_t i = 0; i < param_names_.size(); ++i) {
     auto it = attrs_.find(param_names_[i]);
-    const ParamMults mults =
-        MultsFromAttrs(param_names_[i], it == attrs_.end() ? std::map<std::string, std::string>{}
-                                                           : it->second);
+    const ParamMults mults = MultsFromAttrs(
+        param_names_[i], it == attrs_.end() ? std::map<std::string, std::string>{} : it->second);
     optimizer_->SetParam(static_cast<int>(i), param_names_[i], mults.lr_mult, mults.wd_mult);
   }
 }
@@ -337,8 +339,10 @@ Executor& Module::ExecutorFor(const DataBatch& batch) {
   const std::string key = ShapesKey(batch);
   auto it = reshaped_.find(key);
   if (it == reshaped_.end()) {
-    it = reshaped_.emplace(key, exec_->Reshape(shapes, /*partial_shaping=*/false,
-                                               /*allow_up_sizing=*/true)).first;
+    it = reshaped_
+             .emplace(key, exec_->Reshape(shapes, /*partial_shaping=*/false,
+                                          /*allow_up_sizing=*/true))
+             .first;
   }
   return it->second;
 }
@@ -346,8 +350,10 @@ Executor& Module::ExecutorFor(const DataBatch& batch) {
 void Module::Forward(const DataBatch& batch, bool is_train) {
   CheckBound("Forward");
   Executor& exe = ExecutorFor(batch);
-  LOOM_CHECK(!is_train || &exe == &*exec_, "Module::Forward: training batches must have the "
-             "bound shapes; got ", ShapesKey(batch));
+  LOOM_CHECK(!is_train || &exe == &*exec_,
+             "Module::Forward: training batches must have the "
+             "bound shapes; got ",
+             ShapesKey(batch));
   for (size_t i = 0; i < data_names_.size(); ++i) {
     NDArray dst = exe.arg_dict().at(data_names_[i]);
     dst.CopyFrom(As(batch.data[i], dst.dtype()));
@@ -402,10 +408,10 @@ double Module::CheckedLoss(const DataBatch& batch, int64_t epoch, int64_t index)
   for (int64_t i = 0; i < valid * per_row; ++i) {
     if (!std::isfinite(p[static_cast<size_t>(i)])) {
       std::ostringstream os;
-      os << "training diverged at epoch " << epoch + 1 << " batch " << index + 1
-         << ": the output '" << symbol_.ListOutputs().front() << "' holds "
-         << (std::isnan(p[static_cast<size_t>(i)]) ? "NaN" : "Inf") << " (row "
-         << i / per_row << "); lower optimizer.lr or set optimizer.clip_global_norm";
+      os << "training diverged at epoch " << epoch + 1 << " batch " << index + 1 << ": the output '"
+         << symbol_.ListOutputs().front() << "' holds "
+         << (std::isnan(p[static_cast<size_t>(i)]) ? "NaN" : "Inf") << " (row " << i / per_row
+         << "); lower optimizer.lr or set optimizer.clip_global_norm";
       throw DivergedError(os.str(), epoch, index);
     }
   }

@@ -46,9 +46,7 @@ ProgressMode ResolveProgressMode(const std::string& setting, bool is_tty) {
                     "'");
 }
 
-std::string ShortMetricName(const std::string& name) {
-  return name == "accuracy" ? "acc" : name;
-}
+std::string ShortMetricName(const std::string& name) { return name == "accuracy" ? "acc" : name; }
 
 std::string FormatEta(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -68,7 +66,7 @@ std::string FormatBar(const std::string& desc, int64_t n, int64_t total, double 
                       double remaining, double it_per_s, const std::string& postfix) {
   constexpr int kCells = 10;
   // U+258F..U+2589 are 1/8..7/8 blocks (left-aligned), U+2588 the full block.
-  static const char* const kEighths[8] = {"", "\u258f", "\u258e", "\u258d",
+  static const char* const kEighths[8] = {"",       "\u258f", "\u258e", "\u258d",
                                           "\u258c", "\u258b", "\u258a", "\u2589"};
   const double frac = total > 0 ? std::clamp(static_cast<double>(n) / total, 0.0, 1.0) : 0.0;
   const int eighths = static_cast<int>(frac * kCells * 8);
@@ -135,8 +133,9 @@ void Progress::DrawBar(const BatchStats& stats, bool force) {
     postfix += ", " + ShortMetricName(name) + "=" + Format("%.3f", value);
   }
   postfix += ", lr=" + Short(stats.lr, 4);
-  out_ << "\r" << FormatBar(EpochLabel(), done_, num_batches_, elapsed, remaining, it_per_s,
-                            postfix)
+  out_ << "\r"
+       << FormatBar(EpochLabel(), done_, num_batches_, elapsed, remaining, it_per_s,
+                    postfix)
        << "\x1b[K" << std::flush;  // erase what a longer previous line left
   bar_open_ = true;
 }
@@ -164,13 +163,15 @@ void Progress::EndEpoch(const EpochSummary& summary) {
   Interrupt();
   std::ostringstream line;
   line << "epoch " << summary.epoch + 1 << "/" << num_epochs_ << " done in "
-       << Format("%.1f", summary.seconds) << "s ("
-       << Format("%.0f", summary.samples_per_second) << " samples/s): train";
+       << Format("%.1f", summary.seconds) << "s (" << Format("%.0f", summary.samples_per_second)
+       << " samples/s): train";
   if (std::isfinite(summary.loss)) line << " loss " << Format("%.4f", summary.loss);
-  for (const auto& [name, value] : summary.train) line << " " << name << " " << Format("%.4f", value);
+  for (const auto& [name, value] : summary.train)
+    line << " " << name << " " << Format("%.4f", value);
   if (!summary.val.empty()) {
     line << " | val";
-    for (const auto& [name, value] : summary.val) line << " " << name << " " << Format("%.4f", value);
+    for (const auto& [name, value] : summary.val)
+      line << " " << name << " " << Format("%.4f", value);
   }
   out_ << line.str() << "\n" << std::flush;
 }

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstring>
-#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -163,8 +163,7 @@ std::string OverridesYaml(const std::vector<std::string>& overrides) {
 
 class Run {
  public:
-  Run(const proto::Experiment& exp, std::ostream& out, std::ostream& err,
-      const RunOptions& options)
+  Run(const proto::Experiment& exp, std::ostream& out, std::ostream& err, const RunOptions& options)
       : exp_(exp), out_(out), err_(err), options_(options) {}
 
   int Execute();
@@ -257,8 +256,8 @@ void Run::Setup() {
     std::tie(arg_params, aux_params) =
         SplitArgAux(LoadMXNetParams(exp_.model().params()), exp_.model().params());
   }
-  const ParamLoadReport report = module_->InitParams(*Initializer::Create(tr.initializer()), rng_,
-                                                     arg_params, aux_params);
+  const ParamLoadReport report =
+      module_->InitParams(*Initializer::Create(tr.initializer()), rng_, arg_params, aux_params);
   if (!arg_params.empty() || !aux_params.empty()) {
     err_ << "loaded " << report.loaded.size() << " parameters from " << exp_.model().params()
          << "\n"
@@ -275,23 +274,24 @@ void Run::Setup() {
   metrics_log_ = std::make_unique<MetricsLog>((plan_.run_dir / "metrics.jsonl").string());
   if (exp_.logging().tensorboard()) events_ = std::make_unique<EventWriter>(plan_.run_dir.string());
   const bool is_tty = options_.is_tty.value_or(&out_ == &std::cout && isatty(STDOUT_FILENO) != 0);
-  progress_ = std::make_unique<Progress>(out_, ResolveProgressMode(exp_.logging().progress(), is_tty),
-                                         exp_.logging().log_every(), tr.epochs());
+  progress_ =
+      std::make_unique<Progress>(out_, ResolveProgressMode(exp_.logging().progress(), is_tty),
+                                 exp_.logging().log_every(), tr.epochs());
 
   int64_t num_params = 0;
   for (const std::string& name : module_->param_names()) {
     num_params += module_->executor().arg_dict().at(name).size();
   }
   out_ << "run directory: " << plan_.run_dir.string() << "\n"
-       << "model: "
-       << (exp_.model().has_builtin() ? exp_.model().builtin() : exp_.model().symbol()) << ", "
-       << num_params << " parameters; data: " << train_->NumSamples() << " training samples ("
-       << train_->NumBatches() << " batches of " << train_->BatchSize() << ")";
+       << "model: " << (exp_.model().has_builtin() ? exp_.model().builtin() : exp_.model().symbol())
+       << ", " << num_params << " parameters; data: " << train_->NumSamples()
+       << " training samples (" << train_->NumBatches() << " batches of " << train_->BatchSize()
+       << ")";
   if (val_) out_ << ", " << val_->NumSamples() << " validation samples";
   out_ << "\n";
   if (plan_.resume_from) {
-    out_ << "resuming from " << *plan_.resume_from << " at epoch " << begin_epoch_ + 1
-         << " batch " << begin_batch_ << "\n";
+    out_ << "resuming from " << *plan_.resume_from << " at epoch " << begin_epoch_ + 1 << " batch "
+         << begin_batch_ << "\n";
   }
   out_ << std::flush;
 }
@@ -312,7 +312,8 @@ void Run::Resume(const std::string& path) {
   if (ckpt.has_rng_state()) {
     std::istringstream is(ckpt.rng_state());
     is >> rng_;
-    LOOM_CHECK_TYPED(CheckpointError, !is.fail(), path, ": rng_state: expected a std::mt19937_64 "
+    LOOM_CHECK_TYPED(CheckpointError, !is.fail(), path,
+                     ": rng_state: expected a std::mt19937_64 "
                      "state but could not read it");
   }
   begin_epoch_ = ckpt.epoch();
@@ -424,8 +425,8 @@ void Run::OnEpoch(EpochEndInfo& info) {
       if (name == "epoch" || name == "update" || !std::isfinite(value)) continue;
       const bool val = name.starts_with("val_");
       const std::string tag = name.starts_with("train_") ? "epoch/train_" + name.substr(6)
-                              : val                       ? "epoch/val_" + name.substr(4)
-                                                          : "epoch/" + name;
+                              : val                      ? "epoch/val_" + name.substr(4)
+                                                         : "epoch/" + name;
       events_->AddScalar(tag, value, info.num_update);
     }
     events_->Flush();
@@ -436,7 +437,7 @@ void Run::OnEpoch(EpochEndInfo& info) {
     // With update checkpoints too, every periodic file is tagged by its update count, so that
     // pruning (oldest tag first) sees one order.
     SaveCheckpoint(exp_.checkpoint().every_updates() > 0 ? CheckpointDir::UpdateTag(info.num_update)
-                                                          : EpochTag(done),
+                                                         : EpochTag(done),
                    done, 0);
     SaveMXNet(done);
   }
@@ -460,12 +461,10 @@ int Run::Execute() {
   Setup();
   const proto::Trainer& tr = exp_.trainer();
   std::vector<std::pair<std::string, double>> final_metrics;
-  auto collect = [&] {
-    final_metrics.assign(latest_metrics_.begin(), latest_metrics_.end());
-  };
+  auto collect = [&] { final_metrics.assign(latest_metrics_.begin(), latest_metrics_.end()); };
   if (begin_epoch_ >= tr.epochs()) {
-    out_ << "nothing to do: the checkpoint is at epoch " << begin_epoch_ << " of "
-         << tr.epochs() << " (raise trainer.epochs to train on)\n";
+    out_ << "nothing to do: the checkpoint is at epoch " << begin_epoch_ << " of " << tr.epochs()
+         << " (raise trainer.epochs to train on)\n";
     collect();
     Report(final_metrics, begin_epoch_);
     return kExitOk;
@@ -495,9 +494,8 @@ int Run::Execute() {
   } catch (const DivergedError& e) {
     progress_->Interrupt();
     err_ << "loom train: " << e.message() << "\n";
-    err_ << (last_checkpoint_.empty()
-                 ? std::string("no checkpoint was written before it")
-                 : "the last good checkpoint is " + last_checkpoint_)
+    err_ << (last_checkpoint_.empty() ? std::string("no checkpoint was written before it")
+                                      : "the last good checkpoint is " + last_checkpoint_)
          << "\n";
     collect();
     Report(final_metrics, e.epoch());

@@ -84,7 +84,7 @@ struct BatchEndInfo {
   int64_t samples = 0;      ///< valid samples of the batch
   double loss = 0;          ///< the batch's mean cross-entropy (NaN when not a classifier)
   std::vector<std::pair<std::string, double>> metrics;  ///< running train metrics of the epoch
-  float lr = 0;             ///< learning rate of this batch's update
+  float lr = 0;                                         ///< learning rate of this batch's update
   double batch_seconds = 0;
   double data_seconds = 0;
   bool stop = false;
@@ -162,9 +162,11 @@ class Module {
   /// and shape mismatches are reported; loading fails (ConfigError with the report) only when
   /// not one given array fits.
   ParamLoadReport InitParams(const Initializer& init, std::mt19937_64& rng,
-                             const NamedArrays& arg_params = {}, const NamedArrays& aux_params = {});
+                             const NamedArrays& arg_params = {},
+                             const NamedArrays& aux_params = {});
   ParamLoadReport InitParams(const Initializer& init, uint64_t seed,
-                             const NamedArrays& arg_params = {}, const NamedArrays& aux_params = {});
+                             const NamedArrays& arg_params = {},
+                             const NamedArrays& aux_params = {});
 
   /// Copies parameters in by name. Without allow_missing every parameter must be given; without
   /// allow_extra no unknown name may be; shape mismatches always fail. On failure nothing is
@@ -249,7 +251,7 @@ class Module {
   int64_t batch_size_ = 0;
   std::vector<NDArray> params_;  // executor argument arrays, param_names_ order
   std::vector<NDArray> grads_;
-  std::vector<NDArray> zeros_;   // grad_req "add": zeros to reset gradients with
+  std::vector<NDArray> zeros_;  // grad_req "add": zeros to reset gradients with
   std::unique_ptr<Optimizer> optimizer_;
   float clip_global_norm_ = -1;
 };

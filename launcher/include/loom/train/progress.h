@@ -36,21 +36,21 @@ ProgressMode ResolveProgressMode(const std::string& setting, bool is_tty);
 
 /// One finished batch as the trainer measured it.
 struct BatchStats {
-  int64_t batch = 0;        ///< 0-based index in the epoch
-  int64_t samples = 0;      ///< valid samples in the batch
-  double loss = 0;          ///< the batch's mean loss (NaN: unknown)
+  int64_t batch = 0;                                    ///< 0-based index in the epoch
+  int64_t samples = 0;                                  ///< valid samples in the batch
+  double loss = 0;                                      ///< the batch's mean loss (NaN: unknown)
   std::vector<std::pair<std::string, double>> metrics;  ///< running train metrics of the epoch
-  double lr = 0;            ///< learning rate used for the batch's update
-  double batch_seconds = 0; ///< wall time of the whole batch step
-  double data_seconds = 0;  ///< part of it spent waiting for the data iterator
+  double lr = 0;             ///< learning rate used for the batch's update
+  double batch_seconds = 0;  ///< wall time of the whole batch step
+  double data_seconds = 0;   ///< part of it spent waiting for the data iterator
 };
 
 /// One finished epoch.
 struct EpochSummary {
-  int64_t epoch = 0;  ///< 0-based
+  int64_t epoch = 0;              ///< 0-based
   double seconds = 0;             ///< validation included
   double samples_per_second = 0;  ///< training throughput
-  double loss = 0;    ///< mean batch loss over the epoch (NaN: unknown)
+  double loss = 0;                ///< mean batch loss over the epoch (NaN: unknown)
   std::vector<std::pair<std::string, double>> train;
   std::vector<std::pair<std::string, double>> val;
 };
@@ -92,8 +92,8 @@ class Progress {
   int64_t epoch_ = 0;
   int64_t num_batches_ = 0;
   int64_t first_batch_ = 0;
-  int64_t done_ = 0;          // batches finished in this epoch (including skipped ones)
-  int64_t samples_ = 0;       // samples seen in this epoch since BeginEpoch
+  int64_t done_ = 0;     // batches finished in this epoch (including skipped ones)
+  int64_t samples_ = 0;  // samples seen in this epoch since BeginEpoch
   Clock::time_point epoch_start_;
   Clock::time_point last_draw_;
   bool bar_open_ = false;
