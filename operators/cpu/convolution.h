@@ -1,5 +1,6 @@
 // Convolution and Deconvolution CPU kernels (1-D, 2-D, 3-D; groups, stride, dilation, padding):
-// oneDNN for float32, im2col + OpenBLAS GEMM for float64.
+// oneDNN for float32 (im2col + GEMM for Convolution geometries oneDNN handles poorly, see
+// ConvolutionAlgorithm), im2col + GEMM for float64.
 //
 //   ConvolutionParams p{.kernel = {5, 5}, .num_filter = 20};
 //   ConvolutionForward(p, data, weight, &bias, out, OpReq::kWriteTo);          // NCHW
@@ -66,5 +67,16 @@ void DeconvolutionBackward(const ConvolutionParams& p, const TensorView& out_gra
 
 /// Drops the calling thread's cached oneDNN primitives and buffers.
 void ClearConvolutionCache();
+
+/// How float32 Convolution is computed. kAuto: im2col + GEMM for one-group, channel-first
+/// convolutions with at least 16 input channels where oneDNN's 16-channel blocks would add half
+/// again as much work on padding (LeNet's 20 -> 50 layer), oneDNN otherwise. Deconvolution always
+/// uses oneDNN for float32; float64 always uses im2col + GEMM.
+enum class ConvolutionAlgorithm { kAuto, kOneDnn, kIm2colGemm };
+
+/// Sets the algorithm for every convolution started afterwards (process-wide; for tests and
+/// benchmarks). Channel-last layouts always use oneDNN.
+void SetConvolutionAlgorithm(ConvolutionAlgorithm algorithm);
+ConvolutionAlgorithm GetConvolutionAlgorithm();
 
 }  // namespace loom::cpu

@@ -1,5 +1,6 @@
-// Convolution and Deconvolution CPU kernels: oneDNN (float32) and im2col + GEMM (float64) vs the
-// naive reference, gradients vs finite differences, req=kAddTo, channel-last layouts, threads.
+// Convolution and Deconvolution CPU kernels: oneDNN and im2col + GEMM (float32, each forced and
+// as chosen per geometry; float64) vs the naive reference, gradients vs finite differences,
+// req=kAddTo, channel-last layouts, thread counts.
 #include <gtest/gtest.h>
 #include <tbb/task_arena.h>
 
@@ -151,7 +152,27 @@ void ExpectMatchesReference(bool deconv) {
   }
 }
 
-TEST(KernelsConvolution, OneDnnFloat32MatchesReference) { ExpectMatchesReference<float>(false); }
+// Forces a float32 convolution algorithm for one scope.
+class AlgorithmScope {
+ public:
+  explicit AlgorithmScope(ConvolutionAlgorithm a) : saved_(GetConvolutionAlgorithm()) {
+    SetConvolutionAlgorithm(a);
+  }
+  ~AlgorithmScope() { SetConvolutionAlgorithm(saved_); }
+
+ private:
+  ConvolutionAlgorithm saved_;
+};
+
+TEST(KernelsConvolution, OneDnnFloat32MatchesReference) {
+  AlgorithmScope scope(ConvolutionAlgorithm::kOneDnn);
+  ExpectMatchesReference<float>(false);
+}
+TEST(KernelsConvolution, Im2colFloat32MatchesReference) {
+  AlgorithmScope scope(ConvolutionAlgorithm::kIm2colGemm);
+  ExpectMatchesReference<float>(false);
+}
+TEST(KernelsConvolution, AutoFloat32MatchesReference) { ExpectMatchesReference<float>(false); }
 TEST(KernelsConvolution, Im2colFloat64MatchesReference) { ExpectMatchesReference<double>(false); }
 TEST(KernelsDeconvolution, OneDnnFloat32MatchesReference) { ExpectMatchesReference<float>(true); }
 TEST(KernelsDeconvolution, Im2colFloat64MatchesReference) { ExpectMatchesReference<double>(true); }
@@ -195,7 +216,11 @@ void ExpectAddTo(bool deconv) {
 }
 
 TEST(KernelsConvolution, AddToAccumulates) {
-  ExpectAddTo<float>(false);
+  for (ConvolutionAlgorithm a :
+       {ConvolutionAlgorithm::kOneDnn, ConvolutionAlgorithm::kIm2colGemm}) {
+    AlgorithmScope scope(a);
+    ExpectAddTo<float>(false);
+  }
   ExpectAddTo<double>(false);
 }
 TEST(KernelsDeconvolution, AddToAccumulates) {
@@ -244,20 +269,41 @@ TEST(KernelsConvolution, ChannelLastMatchesChannelFirst) {
   ExpectAllNear(db, first[3], 1e-5, 1e-5, "bias_grad");
 }
 
-TEST(KernelsConvolution, TwoThreadsMatchOne) {
-  const Case c{Shape{8, 8, 20, 20}, P({3, 3}, 16, {}, {}, {1, 1})};
+// Thread counts 1, 2 and 3 agree, with each float32 algorithm (kAuto runs LeNet's second layer
+// as im2col + GEMM) and in float64. LeNet's second layer at batch 20 has several column chunks,
+// so its parts run in parallel and their weight gradients are summed.
+template <typename T>
+void ExpectThreadsAgree(const Case& c, double tol) {
   const Data d = MakeData(c, false, 31);
   auto run = [&](int threads) {
     const int saved = KernelThreads();
     SetKernelThreads(threads);
     tbb::task_arena arena(threads);
-    auto r = arena.execute([&] { return RunFast<float>(c, false, d, OpReq::kWriteTo); });
+    auto r = arena.execute([&] { return RunFast<T>(c, false, d, OpReq::kWriteTo); });
     SetKernelThreads(saved);
     return r;
   };
-  auto one = run(1), two = run(2);
-  for (size_t i = 0; i < one.size(); ++i) ExpectAllNear(two[i], one[i], 1e-4, 1e-4, "output");
-  ExpectAllNear(one[0], d.y, 1e-4, 1e-4, "out vs reference");
+  auto one = run(1);
+  for (int threads : {2, 3}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    auto more = run(threads);
+    for (size_t i = 0; i < one.size(); ++i) ExpectAllNear(more[i], one[i], tol, tol, "output");
+  }
+  ExpectAllNear(one[0], d.y, tol, tol, "out vs reference");
+  ExpectAllNear(one[1], d.dx, tol, tol, "data_grad vs reference");
+  ExpectAllNear(one[2], d.dw, tol * 10, tol, "weight_grad vs reference");
+}
+
+TEST(KernelsConvolution, ThreadCountsAgree) {
+  const Case small{Shape{8, 8, 20, 20}, P({3, 3}, 16, {}, {}, {1, 1})};
+  const Case lenet2{Shape{20, 20, 12, 12}, P({5, 5}, 50)};
+  for (ConvolutionAlgorithm a : {ConvolutionAlgorithm::kAuto, ConvolutionAlgorithm::kOneDnn,
+                                 ConvolutionAlgorithm::kIm2colGemm}) {
+    AlgorithmScope scope(a);
+    ExpectThreadsAgree<float>(small, 1e-4);
+    ExpectThreadsAgree<float>(lenet2, 1e-4);
+  }
+  ExpectThreadsAgree<double>(lenet2, 1e-10);
 }
 
 TEST(KernelsConvolution, BadShapesAreShapeErrors) {
