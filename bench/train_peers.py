@@ -9,8 +9,9 @@ with the same batch size, optimizer and thread count everywhere:
          fc 500, relu, fc 10, softmax cross-entropy
   SGD, momentum 0.9, weight decay 1e-4, the mean loss over the batch; shuffled every epoch;
   training accuracy and cross-entropy computed every batch (as `loom train` reports them).
-Loom:    `loom train CONFIG trainer.epochs=E trainer.threads=T ...` (no validation, no
-         checkpoints); samples/s from the epoch records of its metrics.jsonl.
+Loom:    `loom train CONFIG trainer.epochs=E trainer.threads=T ...` (no validation, only the
+         final checkpoint); samples/s from the epoch records of its metrics.jsonl. The configs'
+         cosine learning-rate schedule is left out of the peers (it costs nothing per batch).
 MXNet:   the Module API (Module.fit with NDArrayIter, mx.optimizer.SGD, metrics acc and ce).
 PyTorch: torch.nn with torch.optim.SGD over the in-memory tensors.
 Each framework trains E epochs (default 2) in its own process with T threads everywhere (default
