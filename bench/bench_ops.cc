@@ -26,6 +26,7 @@
 //        bench_ops --train-step mlp|lenet [--seconds S] (the child: prints "train_step_ms X" and
 //        "train_step_cpu_ms Y").
 #include <cblas.h>
+#include <dnnl.h>
 #include <omp.h>
 #include <tbb/task_arena.h>
 #include <time.h>
@@ -37,7 +38,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dnnl.h>
 #include <dnnl.hpp>
 #include <functional>
 #include <map>
@@ -133,8 +133,8 @@ FcFigures BenchFc(int threads) {
     openblas_set_num_threads(threads);  // Loom's float64 GEMMs set it back to 1
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.f, x.data(), k, w.data(), k,
                 0.f, y.data(), n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, n, 1.f, dy.data(), n, w.data(),
-                k, 0.f, dx.data(), k);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, n, 1.f, dy.data(), n, w.data(), k,
+                0.f, dx.data(), k);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 1.f, dy.data(), n, x.data(), k,
                 0.f, dw.data(), k);
   });
