@@ -1,6 +1,7 @@
 // Elementwise maximum, minimum and power between same-shaped arrays or with a scalar.
 #include "operators/cpu/elementwise.h"
 #include "shape_util.h"
+#include "scalar_kernels.h"
 #include "tensor_kernels.h"
 
 namespace loom::ops {
@@ -46,18 +47,6 @@ LOOM_ELEMWISE_BINARY(_minimum, kMinimum, "_Minimum", "min(lhs, rhs).");
 LOOM_ELEMWISE_BINARY(_power, kPower, "_Power", "lhs ** rhs.");
 
 #undef LOOM_ELEMWISE_BINARY
-
-template <ScalarOp kOp>
-void ScalarKernel(const NodeAttrs& attrs, const OpContext&, Inputs in, Reqs req, Outputs out) {
-  cpu::ScalarForward(kOp, in[0], attrs.param<ScalarParam>().scalar, out[0], req[0]);
-}
-
-// Inputs (out_grad, data).
-template <ScalarOp kOp>
-void ScalarBackwardKernel(const NodeAttrs& attrs, const OpContext&, Inputs in, Reqs req,
-                          Outputs out) {
-  cpu::ScalarBackward(kOp, in[0], in[1], attrs.param<ScalarParam>().scalar, out[0], req[0]);
-}
 
 #define LOOM_SCALAR_OP(Name, Op, AliasName, Doc)                        \
   LOOM_REGISTER_OP(Name)                                                \

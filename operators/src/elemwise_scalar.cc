@@ -1,16 +1,12 @@
 // Arithmetic between an array and a scalar (what `a + 1`, `1 - a`, `2 / a` on symbols create).
 #include "operators/cpu/elementwise.h"
+#include "scalar_kernels.h"
 #include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
 
 using cpu::ScalarOp;
-
-template <ScalarOp kOp>
-void ScalarKernel(const NodeAttrs& attrs, const OpContext&, Inputs in, Reqs req, Outputs out) {
-  cpu::ScalarForward(kOp, in[0], attrs.param<ScalarParam>().scalar, out[0], req[0]);
-}
 
 // The forward node's scalar as written (so the gradient node sees exactly the same value).
 StrMap ScalarOf(const NodePtr& n) {
@@ -25,12 +21,6 @@ GradientFn ThroughScalarOp(const char* op) {
     return std::vector<NodeEntry>{
         OutputOf(MakeGradOpNode(op, n, "_backward", {g[0]}, ScalarOf(n)), 0)};
   };
-}
-
-template <ScalarOp kOp>
-void ScalarBackwardKernel(const NodeAttrs& attrs, const OpContext&, Inputs in, Reqs req,
-                          Outputs out) {
-  cpu::ScalarBackward(kOp, in[0], in[1], attrs.param<ScalarParam>().scalar, out[0], req[0]);
 }
 
 #define LOOM_SCALAR_OP(Name, Op, AliasName, Doc) \
