@@ -35,6 +35,10 @@ const std::map<std::string, Command>& Commands() {
         " [--train]\n      arguments, outputs and auxiliary states with inferred shapes and dtypes;"
         "\n      --train: the executor's memory plan for inference and training",
         cli::Inspect}},
+      {"launch",
+       {"-n N [--hosts FILE] [--dry-run] EXPERIMENT.yaml [key.path=value ...]\n      runs `loom"
+        " train` on N processes through mpirun (prints the command line first)",
+        cli::Launch}},
       {"ops",
        {"[NAME]\n      lists the operators (or one operator's inputs and parameters)", cli::Ops}},
       {"train",

@@ -13,6 +13,7 @@ inline constexpr int kExitFailure = 2;
 /// One line: the error message with its context lines joined by "; ".
 std::string OneLine(const std::exception& e);
 
+int Launch(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Ops(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
