@@ -45,6 +45,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/loom_two_host.XXXXXX") || fail "mktemp"
 cleanup() {
   ip netns del "$ns_a" 2> /dev/null
   ip netns del "$ns_b" 2> /dev/null  # deleting a namespace deletes its veth end, and so the pair
+  ip link del "$if_a" 2> /dev/null    # the pair when it was not moved into the namespaces yet
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -89,7 +90,7 @@ export OMPI_MCA_btl=tcp,self
 export OMPI_MCA_btl_tcp_if_include=$subnet
 export OMPI_MCA_oob_tcp_if_include=$subnet
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export LOOM_COMM_TIMEOUT=${LOOM_COMM_TIMEOUT:-60}
+export LOOM_COMM_TIMEOUT="${LOOM_COMM_TIMEOUT:-60}"
 
 counter() {  # counter NAMESPACE INTERFACE rx_bytes|tx_bytes
   ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"
