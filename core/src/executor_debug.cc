@@ -1,4 +1,7 @@
-// What an executor tells about itself: its nodes, placement, memory plan and totals.
+// What an executor tells about itself: its nodes, placement (devices, cross-device copies), memory
+// plan, per device and in total.
+#include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "executor_impl.h"
@@ -57,6 +60,43 @@ std::string ExecutorImpl::DebugStr() const {
       if (plan.unused[eid]) os << ", unused";
       os << "\n";
     }
+  }
+  // Placement: the copies inserted between devices, and what each device holds.
+  std::vector<uint32_t> copies;
+  for (uint32_t nid = 0; nid < g.num_nodes(); ++nid) {
+    if (graph.is_copy[nid]) copies.push_back(nid);
+  }
+  os << "cross-device copies (" << copies.size() << "):";
+  for (uint32_t nid : copies) {
+    const NodeEntry& src = g.node(nid)->inputs[0];
+    os << " " << g.node(nid)->attrs.name << " "
+       << graph.node_ctx[g.node_id(src.node.get())].ToString() << "->"
+       << graph.node_ctx[nid].ToString();
+  }
+  os << "\n";
+  struct DeviceBytes {
+    size_t planned = 0, buffers = 0, external = 0, temp = 0, nodes = 0;
+  };
+  std::map<Context, DeviceBytes> per_device;
+  const std::vector<Context> devices = graph.Devices();
+  for (size_t sid = 0; sid < plan.storage_bytes.size(); ++sid) {
+    DeviceBytes& d = per_device[devices[plan.storage_device[sid]]];
+    d.planned += plan.storage_bytes[sid];
+    ++d.buffers;
+  }
+  for (uint32_t nid = 0; nid < g.num_nodes(); ++nid) {
+    DeviceBytes& d = per_device[graph.node_ctx[nid]];
+    ++d.nodes;
+    d.temp = std::max(d.temp, NodeTempBytes(graph, nid));
+    for (uint32_t j = 0; j < g.node(nid)->num_outputs(); ++j) {
+      const uint32_t eid = g.entry_id(nid, j);
+      if (plan.storage_id[eid] < 0) d.external += EntryBytes(graph.shapes[eid], graph.dtypes[eid]);
+    }
+  }
+  for (const auto& [dev, d] : per_device) {
+    os << "device " << dev.ToString() << ": " << d.nodes << " nodes, " << d.planned
+       << " bytes planned in " << d.buffers << " buffers, " << d.external
+       << " bytes in bound arrays, " << d.temp << " bytes temp space\n";
   }
   for (const auto* ops : {&forward_train_, &backward_}) {
     os << (ops == &backward_ ? "backward" : "forward") << " engine operations (" << ops->size()
