@@ -59,7 +59,10 @@ class LaunchCommandTest : public ::testing::Test {
   }
 
   LaunchRequest Request(int n, std::vector<std::string> overrides = {}) const {
-    return {.num_processes = n, .experiment = experiment_, .overrides = std::move(overrides)};
+    return {.num_processes = n,
+            .hosts_file = "",
+            .experiment = experiment_,
+            .overrides = std::move(overrides)};
   }
 
   /// The message BuildLaunchCommand throws, or "" when it does not.
