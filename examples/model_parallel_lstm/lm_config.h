@@ -36,8 +36,8 @@ struct LmConfig {
   double forget_bias = 1.0;
   // train
   int64_t batch_size = 20;
-  int epochs = 10;
-  double lr = 0.1;
+  int epochs = 15;
+  double lr = 0.5;
   double momentum = 0;
   double wd = 0;
   double clip = 5.0;             ///< global L2 norm of the per-sentence gradient; <= 0: no clipping

@@ -245,6 +245,13 @@ StepStats LmTrainer::Run(const Batch& batch, bool is_train) {
   label.CopyFromHost(batch.label.data(), batch.label.size());
   exe.Forward(is_train);
   if (is_train) exe.Backward();
+  // Wait once for the whole pass before reading the outputs: waking this thread per output while
+  // the devices still work costs a context switch each on a busy machine.
+  if (is_train) {
+    for (const LmParam& p : params_) p.grad.WaitToRead();
+  } else {
+    exe.outputs().back().WaitToRead();
+  }
   StepStats stats;
   const int64_t b = batch.batch_size;
   const int64_t v = spec_.vocab_size;

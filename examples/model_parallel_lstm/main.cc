@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <exception>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,13 @@ int Run(int argc, char** argv) {
   opt.wd = cfg.wd;
   opt.clip = cfg.clip;
   opt.exec.seed = cfg.seed;
+  // Across devices, buffers shared by the memory plan order work that is otherwise independent
+  // (a node reusing a buffer waits for the buffer's earlier users), which holds the first layers'
+  // backward until the last layers' is done; without sharing the devices overlap in both passes
+  // (docs/model_parallel_lstm.md).
+  std::set<loom::Context> devices;
+  for (const auto& [group, ctx] : opt.group2ctx) devices.insert(ctx);
+  if (devices.size() > 1) opt.exec.match_range = 0;
   loom::lm::LmTrainer lm(spec, opt);
   lm.InitParams(cfg.init_scale, cfg.seed);
   for (const std::string& line : lm.PlacementLines()) std::printf("%s\n", line.c_str());
