@@ -168,6 +168,104 @@ TEST(Inspect, UsageErrors) {
   ExpectFailure(RunLoom({"frobnicate"}), {"unknown command 'frobnicate'"});
 }
 
+// --group2ctx on MXNet's save_000800.json (T13/T35's net: stage1 = data, fc1, relu1; stage2 =
+// the rest): every node's device, the copy of relu1's output into stage2, memory per device.
+TEST(InspectGroup2Ctx, TextShowsDevicesCopiesAndMemoryPerDevice) {
+  Result r = RunLoom({"inspect", Data("legacy-mlp-batchnorm-ctxgroup-v0.8.json"), "--shape",
+                      "data=1,200", "--group2ctx", "stage1=cpu(1),stage2=cpu(2)"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("placement (bound on cpu(0), group2ctx stage1=cpu(1) stage2=cpu(2)) for "
+                       "inference:"),
+            std::string::npos) << r.out;
+  auto has_row = [&](const std::string& node, const std::string& op, const std::string& dev) {
+    std::istringstream lines(r.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream words(line);
+      std::string n, o, d;
+      if (words >> n >> o >> d && n == node && o == op && d == dev) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has_row("data", "null", "cpu(1)")) << r.out;
+  EXPECT_TRUE(has_row("fc1", "FullyConnected", "cpu(1)")) << r.out;
+  EXPECT_TRUE(has_row("relu1", "Activation", "cpu(1)")) << r.out;
+  EXPECT_TRUE(has_row("fc2", "FullyConnected", "cpu(2)")) << r.out;
+  EXPECT_TRUE(has_row("batchnorm0_moving_mean", "null", "cpu(2)")) << r.out;
+  EXPECT_TRUE(has_row("softmax", "SoftmaxOutput", "cpu(2)")) << r.out;
+  EXPECT_TRUE(has_row("relu1_0_copy", "_CrossDeviceCopy", "cpu(2)")) << r.out;
+  EXPECT_NE(r.out.find("cross-device copies (1):\n  relu1_0_copy cpu(1) -> cpu(2)\n"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("memory per device:\n  cpu(1)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n  cpu(2)"), std::string::npos) << r.out;
+
+  // With --train: backward nodes follow their forward nodes, and relu1's gradient goes back.
+  Result t = RunLoom({"inspect", Data("legacy-mlp-batchnorm-ctxgroup-v0.8.json"), "--shape",
+                      "data=1,200", "--group2ctx=stage1=cpu(1),stage2=cpu(2)", "--train"});
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("for training:"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find(" cpu(2) -> cpu(1) (backward)\n"), std::string::npos) << t.out;
+}
+
+TEST(InspectGroup2Ctx, JsonListsNodesCopiesAndMemory) {
+  Result r = RunLoom({"inspect", Data("legacy-mlp-batchnorm-ctxgroup-v0.8.json"), "--json",
+                      "--shape", "data=1,200", "--group2ctx", "stage1=cpu(1)", "--group2ctx",
+                      "stage2=cpu(2)", "--ctx", "cpu(3)"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(",\"placement\":{\"ctx\":\"cpu(3)\",\"group2ctx\":{\"stage1\":\"cpu(1)\","
+                       "\"stage2\":\"cpu(2)\"},\"nodes\":[{\"name\":\"data\",\"op\":\"null\","
+                       "\"device\":\"cpu(1)\",\"backward\":false}"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"copies\":[{\"name\":\"relu1_0_copy\",\"from\":\"cpu(1)\",\"to\":"
+                       "\"cpu(2)\"}]"),
+            std::string::npos) << r.out;
+  // fc1's output (1,128) float32 is planned on cpu(1): at least 512 bytes there.
+  const size_t at = r.out.find("\"memory_per_device\":[{\"device\":\"cpu(1)\",\"nodes\":");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const size_t planned = r.out.find("\"planned_bytes\":", at);
+  EXPECT_GE(std::stoul(r.out.substr(planned + 16)), 512u) << r.out;
+  EXPECT_NE(r.out.find("{\"device\":\"cpu(2)\"", at), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("cpu(3)\",\"nodes"), std::string::npos) << "nothing runs on cpu(3)";
+}
+
+TEST(InspectGroup2Ctx, GroupsNoNodeUsesAreIgnoredWithAWarning) {
+  Result r = RunLoom({"inspect", Data("legacy-mlp-batchnorm-ctxgroup-v0.8.json"), "--shape",
+                      "data=1,200", "--group2ctx", "stage1=cpu(1),stage2=cpu(2),stage3=cpu(3)"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err,
+            "loom inspect: warning: --group2ctx group 'stage3' is used by no node (ignored, as "
+            "MXNet does)\n");
+  EXPECT_EQ(r.out.find("cpu(3)\n"), std::string::npos) << r.out;
+}
+
+TEST(InspectGroup2Ctx, Errors) {
+  const std::string file = Data("legacy-mlp-batchnorm-ctxgroup-v0.8.json");
+  // A group used by the graph but missing from the map names the node and the group.
+  ExpectFailure(RunLoom({"inspect", file, "--shape", "data=1,200", "--group2ctx",
+                         "stage1=cpu(1)"}),
+                {file + ": ", "group 'stage2' of ", "'fc2_weight'",
+                 "has no device in group2ctx; the groups given are: stage1=cpu(1)"});
+  ExpectFailure(RunLoom({"inspect", file, "--shape", "data=1,200", "--group2ctx",
+                         "stage1=tpu(1),stage2=cpu(2)"}),
+                {"--group2ctx stage1: expected a device such as cpu(1) or gpu(0) but got "
+                 "'tpu(1)'"});
+  ExpectFailure(RunLoom({"inspect", file, "--group2ctx", "stage1=cpu(one)"}),
+                {"but got 'cpu(one)'"});
+  ExpectFailure(RunLoom({"inspect", file, "--group2ctx", "stage1="}),
+                {"--group2ctx stage1: expected a device such as cpu(1) or gpu(0) but got nothing"});
+  ExpectFailure(RunLoom({"inspect", file, "--group2ctx", "stage1"}),
+                {"--group2ctx expects NAME=VALUE but got 'stage1'"});
+  ExpectFailure(RunLoom({"inspect", file, "--group2ctx", "a=cpu(1),a=cpu(2)"}),
+                {"--group2ctx: group 'a' is given twice"});
+  ExpectFailure(RunLoom({"inspect", file, "--group2ctx"}), {"--group2ctx expects a value"});
+  ExpectFailure(RunLoom({"inspect", file, "--ctx", "cpu(1", "--group2ctx", "stage1=cpu(1)"}),
+                {"--ctx: expected a device such as cpu(1) or gpu(0) but got 'cpu(1'"});
+  ExpectFailure(RunLoom({"inspect", file, "--group2ctx", "stage1=cpu(1),stage2=cpu(2)"}),
+                {file + ": --group2ctx needs every shape to plan memory, but these are not "
+                        "inferred: data"});
+}
+
 TEST(Ops, ListsAndDescribesOperators) {
   Result all = RunLoom({"ops"});
   ASSERT_EQ(all.status, 0);
