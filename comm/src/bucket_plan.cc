@@ -11,8 +11,11 @@ NDArray Bucket::Part(size_t i, const Shape& shape) const {
 }
 
 std::vector<Bucket> PlanBuckets(const std::vector<NDArray>& arrays,
-                                const std::vector<int>& priorities, size_t bucket_bytes) {
+                                const std::vector<int>& priorities, size_t bucket_bytes,
+                                size_t first_bucket_bytes) {
   std::vector<Bucket> closed;
+  // Buckets closed so far per (context, dtype): the first one is capped at first_bucket_bytes.
+  std::map<std::pair<Context, DType>, int> closed_count;
   // Open bucket per (context, dtype), and the position of its first member (to close the last
   // ones in production order).
   std::map<std::pair<Context, DType>, Bucket> open;
@@ -24,9 +27,15 @@ std::vector<Bucket> PlanBuckets(const std::vector<NDArray>& arrays,
   };
   for (size_t i = 0; i < arrays.size(); ++i) {
     const NDArray& a = arrays[i];
-    Bucket& b = open[{a.ctx(), a.dtype()}];
+    const std::pair<Context, DType> key{a.ctx(), a.dtype()};
+    Bucket& b = open[key];
     const size_t elem = DTypeSize(a.dtype());
-    if (!b.members.empty() && (b.elements + a.size()) * elem > bucket_bytes) close(b);
+    const size_t cap =
+        closed_count[key] == 0 ? std::min(bucket_bytes, first_bucket_bytes) : bucket_bytes;
+    if (!b.members.empty() && (b.elements + a.size()) * elem > cap) {
+      close(b);
+      ++closed_count[key];
+    }
     if (b.members.empty()) {
       b.ctx = a.ctx();
       b.dtype = a.dtype();
@@ -36,7 +45,10 @@ std::vector<Bucket> PlanBuckets(const std::vector<NDArray>& arrays,
     b.offsets.push_back(b.elements);
     b.elements += a.size();
     b.priority = std::max(b.priority, priorities[i]);
-    if (b.elements * elem >= bucket_bytes) close(b);
+    if (b.elements * elem >= cap) {
+      close(b);
+      ++closed_count[key];
+    }
   }
   std::vector<Bucket*> rest;
   for (auto& [key, b] : open) {

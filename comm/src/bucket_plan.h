@@ -1,6 +1,8 @@
 // Fusion of many arrays into a few flat buckets, shared by GradientBucketer and the KVStore's
 // list calls: arrays are taken in production order and packed into one bucket per (context,
-// dtype) until the next would overflow bucket_bytes.
+// dtype) until the next would overflow bucket_bytes; the first bucket of each (context, dtype)
+// closes at first_bucket_bytes already (PyTorch DDP's rule: the last layers' gradients, ready
+// first, go out while backward is still far from done).
 #pragma once
 
 #include <cstddef>
@@ -30,6 +32,7 @@ struct Bucket {
 /// Buckets for arrays (in production order) with their priorities, numbered in the order they
 /// fill up (the launch order). A bucket with one member gets no buffer.
 std::vector<Bucket> PlanBuckets(const std::vector<NDArray>& arrays,
-                                const std::vector<int>& priorities, size_t bucket_bytes);
+                                const std::vector<int>& priorities, size_t bucket_bytes,
+                                size_t first_bucket_bytes);
 
 }  // namespace loom::comm::detail

@@ -61,7 +61,9 @@ GradientBucketer::GradientBucketer(std::shared_ptr<Communicator> comm, std::vect
   }
   Plan& p = *plan_;
   p.bucket_of.assign(n, -1);
-  if (comm_->size() > 1) p.buckets = detail::PlanBuckets(arrays, priorities, options.bucket_bytes);
+  if (comm_->size() > 1)
+    p.buckets =
+        detail::PlanBuckets(arrays, priorities, options.bucket_bytes, options.first_bucket_bytes);
   for (size_t b = 0; b < p.buckets.size(); ++b) {
     std::vector<int> params;
     for (int m : p.buckets[b].members) {

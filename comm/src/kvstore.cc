@@ -349,10 +349,10 @@ void KVStore::Push(const std::vector<Key>& keys, const std::vector<std::vector<N
   }
   auto layout = d.layouts.find(signature);
   if (layout == d.layouts.end()) {
-    layout =
-        d.layouts
-            .emplace(signature, detail::PlanBuckets(arrays, priorities, d.options.bucket_bytes))
-            .first;
+    layout = d.layouts
+                 .emplace(signature, detail::PlanBuckets(arrays, priorities, d.options.bucket_bytes,
+                                                         d.options.first_bucket_bytes))
+                 .first;
   }
   for (detail::Bucket& b : layout->second) {
     if (b.members.size() == 1) {

@@ -51,6 +51,18 @@ TEST(GradientBucketer, LayoutFollowsProductionOrder) {
   EXPECT_EQ(ordered.buckets(), (std::vector<std::vector<int>>{{0, 1, 2, 3}, {4}, {5}}));
 }
 
+TEST(GradientBucketer, FirstBucketIsCappedSeparately) {
+  auto comm = std::make_shared<LoopbackCommunicator>(2);
+  // First bucket at most 50 floats: {5} (60 floats) fills it alone; then buckets of 100 floats.
+  GradientBucketer bucketer(comm, Grads(1), {},
+                            {.bucket_bytes = 4 * 100, .first_bucket_bytes = 4 * 50});
+  EXPECT_EQ(bucketer.buckets(), (std::vector<std::vector<int>>{{5}, {4, 3}, {2, 1, 0}}));
+  // Order 0..5 with a first cap of 30 floats: 10 + 20 fills it; then 30 + 40, 50, 60.
+  GradientBucketer small(comm, Grads(1), {0, 1, 2, 3, 4, 5},
+                         {.bucket_bytes = 4 * 100, .first_bucket_bytes = 4 * 30});
+  EXPECT_EQ(small.buckets(), (std::vector<std::vector<int>>{{0, 1}, {2, 3}, {4}, {5}}));
+}
+
 TEST(GradientBucketer, EqualsPerTensorAllReduceAndLaunchesInOrder) {
   auto comm = std::make_shared<LoopbackCommunicator>(3);
   std::vector<NDArray> grads = Grads(7);

@@ -300,10 +300,41 @@ std::pair<NamedArrays, NamedArrays> Module::GetParams() const {
   return out;
 }
 
+void Module::SetKVStore(std::shared_ptr<comm::KVStore> kv) {
+  CheckBound("SetKVStore");
+  LOOM_CHECK(for_training_, "Module::SetKVStore: the module was bound without for_training");
+  LOOM_CHECK(optimizer_ == nullptr,
+             "Module::SetKVStore: call it before InitOptimizer (the default rescale_grad counts "
+             "the batches of all ",
+             kv ? kv->num_workers() : 0, " workers)");
+  kv_ = std::move(kv);
+  kv_keys_ready_ = false;
+}
+
+void Module::SyncParams() {
+  CheckBound("SyncParams");
+  if (!kv_) return;
+  const std::shared_ptr<comm::Communicator>& comm = kv_->communicator();
+  std::vector<comm::Work> works;
+  for (const NDArray& p : params_) works.push_back(comm->Broadcast(p, /*root=*/0));
+  for (const std::string& name : aux_names_) {
+    works.push_back(comm->Broadcast(exec_->aux_dict().at(name), /*root=*/0));
+  }
+  for (comm::Work& w : works) w.Wait();
+  if (!kv_keys_ready_ && !grads_.empty()) {
+    std::vector<comm::Key> keys;
+    for (size_t i = 0; i < grads_.size(); ++i) keys.emplace_back(static_cast<int>(i));
+    kv_->Init(keys, grads_);
+    kv_keys_ready_ = true;
+  }
+}
+
 void Module::InitOptimizer(const proto::Optimizer& cfg, int64_t total_updates) {
   CheckBound("InitOptimizer");
-  InitOptimizer(Optimizer::Create(cfg, 1.0f / static_cast<float>(batch_size_), total_updates),
-                cfg.clip_global_norm());
+  const int64_t workers = kv_ ? kv_->num_workers() : 1;
+  InitOptimizer(
+      Optimizer::Create(cfg, 1.0f / static_cast<float>(batch_size_ * workers), total_updates),
+      cfg.clip_global_norm());
 }
 
 void Module::InitOptimizer(std::unique_ptr<Optimizer> optimizer, float clip_global_norm) {
@@ -372,6 +403,17 @@ void Module::Backward() {
   CheckBound("Backward");
   LOOM_CHECK(for_training_, "Module::Backward: the module was bound without for_training");
   exec_->Backward();
+  if (!kv_) return;
+  LOOM_CHECK(kv_keys_ready_, "Module::Backward: call SyncParams after SetKVStore");
+  // Last parameters first: backward produces their gradients first, so their buckets fill and
+  // go out while the earlier layers are still being differentiated.
+  std::vector<comm::Key> keys;
+  std::vector<NDArray> grads;
+  for (size_t i = grads_.size(); i-- > 0;) {
+    keys.emplace_back(static_cast<int>(i));
+    grads.push_back(grads_[i]);
+  }
+  kv_->PushPull(keys, grads, grads);
 }
 
 void Module::Update() {

@@ -13,6 +13,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "line_prefix_stream.h"
+#include "loom/comm/launch.h"
+#include "loom/scheduler/env.h"
 #include "loom/train/atomic_file.h"
 #include "loom/train/checkpoint.h"
 #include "loom/train/config.h"
@@ -161,15 +164,66 @@ std::string OverridesYaml(const std::vector<std::string>& overrides) {
   return s;
 }
 
+// A string sent from rank 0 to every rank (one byte per float64 element: exact).
+void BroadcastText(comm::Communicator& comm, std::string& text) {
+  NDArray length = NDArray::FromHost<double>({static_cast<double>(text.size())}, Shape{1});
+  comm.Broadcast(length, 0).Wait();
+  const auto n = static_cast<int64_t>(length.ToVector<double>().front());
+  std::vector<double> bytes(static_cast<size_t>(n));
+  if (comm.rank() == 0) {
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(text[i]);
+  }
+  if (n == 0) {
+    text.clear();
+    return;
+  }
+  NDArray array = NDArray::FromHost<double>(bytes, Shape{n});
+  comm.Broadcast(array, 0).Wait();
+  text.clear();
+  for (double b : array.ToVector<double>()) text.push_back(static_cast<char>(b));
+}
+
+// The KVStore of a data-parallel run (a dist type), or null for a one-process run.
+std::shared_ptr<comm::KVStore> CreateKVStore(const proto::Distributed& d,
+                                             const comm::LaunchInfo& job) {
+  // nccl also reduces across processes (NCCL bootstrapped over MPI).
+  const bool dist = d.kvstore().starts_with("dist") || d.kvstore() == "nccl";
+  LOOM_CHECK_TYPED(ConfigError, job.size == 1 || dist, "distributed.kvstore: this process is ",
+                   job.ToString(), " but the kvstore '", d.kvstore(),
+                   "' trains in one process; set distributed.kvstore=dist_sync (or "
+                   "dist_device_sync, nccl) to train across the ",
+                   job.size, " processes");
+  if (!dist) return nullptr;
+  comm::KVStoreOptions options;
+  options.bucket_bytes = static_cast<size_t>(d.bucket_mb()) << 20;
+  // LOOM_COMM_TIMEOUT overrides the experiment (a zero timeout reads it).
+  if (env::GetString(env::kCommTimeout, "").empty()) {
+    options.comm.timeout = std::chrono::seconds(d.timeout_s());
+  }
+  try {
+    return comm::KVStore::Create(d.kvstore(), options);
+  } catch (const CommError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ConfigError("distributed.kvstore: " + e.message());
+  }
+}
+
 class Run {
  public:
-  Run(const proto::Experiment& exp, std::ostream& out, std::ostream& err, const RunOptions& options)
-      : exp_(exp), out_(out), err_(err), options_(options) {}
+  Run(const proto::Experiment& exp, std::ostream& out, std::ostream& err, const RunOptions& options,
+      const comm::LaunchInfo& job)
+      : exp_(exp), out_(out), err_(err), options_(options), job_(job) {}
 
   int Execute();
 
  private:
   void Setup();
+  // Rank 0 decides the run directory and resumes from a checkpoint; every rank then takes its
+  // parameters, optimizer state and position (nothing is read from disk on the other ranks).
+  void PlanAndResume();
+  void SyncFromRoot();
+  bool is_root() const { return job_.rank == 0; }
   void Resume(const std::string& path);
   std::string SaveCheckpoint(const std::string& tag, int64_t epoch, int64_t batch_in_epoch);
   void SaveMXNet(int64_t epoch);
@@ -181,6 +235,8 @@ class Run {
   std::ostream& out_;
   std::ostream& err_;
   const RunOptions& options_;
+  const comm::LaunchInfo job_;
+  std::shared_ptr<comm::KVStore> kv_;  // data-parallel runs only
   Plan plan_;
   std::unique_ptr<DataIter> train_;
   std::unique_ptr<DataIter> val_;
@@ -220,21 +276,29 @@ void Run::Setup() {
     }
   }
 
-  plan_ = PlanRun(exp_);
-  fs::create_directories(plan_.run_dir);
-  WriteFileAtomic((plan_.run_dir / "config.yaml").string(), ExperimentToYaml(exp_));
-  WriteFileAtomic((plan_.run_dir / "overrides.yaml").string(), OverridesYaml(options_.overrides));
+  kv_ = CreateKVStore(exp_.distributed(), job_);
+  if (kv_) {
+    err_ << job_.ToString() << "; device " << ctx.ToString() << ", kvstore " << kv_->type() << "\n"
+         << std::flush;
+  }
+  const int num_workers = kv_ ? kv_->num_workers() : 1;
 
   // Data: flatten samples for models that want flat inputs unless the experiment says otherwise.
+  // Each rank trains on its shard; every rank scores the whole validation set (the same
+  // parameters give the same scores; rank 0 reports them).
   proto::Data data = exp_.data();
   if (!data.has_flatten()) data.set_flatten(ModelWantsFlatData(exp_.model()));
   DataIterOptions train_options;
   train_options.seed = tr.seed();
   train_options.is_train = true;
+  train_options.rank = kv_ ? kv_->rank() : 0;
+  train_options.num_ranks = num_workers;
   train_ = CreateDataIter(data.train(), data, train_options);
   if (data.has_val()) {
     DataIterOptions val_options = train_options;
     val_options.is_train = false;
+    val_options.rank = 0;
+    val_options.num_ranks = 1;
     val_ = CreateDataIter(data.val(), data, val_options);
   }
   const std::vector<DataDesc> data_descs = train_->ProvideData();
@@ -249,10 +313,12 @@ void Run::Setup() {
   module_ = std::make_unique<Module>(symbol, data_names, label_names, ctx, group2ctx);
   module_->Bind(data_descs, train_->ProvideLabel(), /*for_training=*/true, tr.grad_req());
   module_->executor().SetSeed(tr.seed());
+  if (kv_) module_->SetKVStore(kv_);
 
   rng_.seed(tr.seed());
   NamedArrays arg_params, aux_params;
-  if (exp_.model().has_params() && !exp_.model().params().empty()) {
+  // Rank 0 reads the parameter file; the others take its values in SyncFromRoot.
+  if (is_root() && exp_.model().has_params() && !exp_.model().params().empty()) {
     std::tie(arg_params, aux_params) =
         SplitArgAux(LoadMXNetParams(exp_.model().params()), exp_.model().params());
   }
@@ -267,13 +333,19 @@ void Run::Setup() {
   if (tr.max_updates() > 0) total_updates = std::min(total_updates, tr.max_updates());
   module_->InitOptimizer(exp_.optimizer(), total_updates);
 
-  if (plan_.resume_from) Resume(*plan_.resume_from);
+  PlanAndResume();
+  if (kv_) SyncFromRoot();
 
-  const proto::Checkpoint& ck = exp_.checkpoint();
-  ckpt_dir_ = std::make_unique<CheckpointDir>((plan_.run_dir / "checkpoints").string(), ck.keep());
-  metrics_log_ = std::make_unique<MetricsLog>((plan_.run_dir / "metrics.jsonl").string());
-  if (exp_.logging().tensorboard()) events_ = std::make_unique<EventWriter>(plan_.run_dir.string());
-  const bool is_tty = options_.is_tty.value_or(&out_ == &std::cout && isatty(STDOUT_FILENO) != 0);
+  if (is_root()) {
+    const proto::Checkpoint& ck = exp_.checkpoint();
+    ckpt_dir_ =
+        std::make_unique<CheckpointDir>((plan_.run_dir / "checkpoints").string(), ck.keep());
+    metrics_log_ = std::make_unique<MetricsLog>((plan_.run_dir / "metrics.jsonl").string());
+    if (exp_.logging().tensorboard()) {
+      events_ = std::make_unique<EventWriter>(plan_.run_dir.string());
+    }
+  }
+  const bool is_tty = options_.is_tty.value_or(false);
   progress_ =
       std::make_unique<Progress>(out_, ResolveProgressMode(exp_.logging().progress(), is_tty),
                                  exp_.logging().log_every(), tr.epochs());
@@ -282,11 +354,13 @@ void Run::Setup() {
   for (const std::string& name : module_->param_names()) {
     num_params += module_->executor().arg_dict().at(name).size();
   }
+  if (!is_root()) return;
   out_ << "run directory: " << plan_.run_dir.string() << "\n"
        << "model: " << (exp_.model().has_builtin() ? exp_.model().builtin() : exp_.model().symbol())
        << ", " << num_params << " parameters; data: " << train_->NumSamples()
-       << " training samples (" << train_->NumBatches() << " batches of " << train_->BatchSize()
-       << ")";
+       << " training samples (" << train_->NumBatches() << " batches of " << train_->BatchSize();
+  if (num_workers > 1) out_ << " per rank on each of " << num_workers << " ranks";
+  out_ << ")";
   if (val_) out_ << ", " << val_->NumSamples() << " validation samples";
   out_ << "\n";
   if (plan_.resume_from) {
@@ -294,6 +368,88 @@ void Run::Setup() {
          << begin_batch_ << "\n";
   }
   out_ << std::flush;
+}
+
+void Run::PlanAndResume() {
+  // 0: ready; 1: the experiment is wrong (ConfigError); 2: another failure.
+  double status = 0;
+  std::exception_ptr failure;
+  if (is_root()) {
+    try {
+      plan_ = PlanRun(exp_);
+      fs::create_directories(plan_.run_dir);
+      WriteFileAtomic((plan_.run_dir / "config.yaml").string(), ExperimentToYaml(exp_));
+      WriteFileAtomic((plan_.run_dir / "overrides.yaml").string(),
+                      OverridesYaml(options_.overrides));
+      if (plan_.resume_from) Resume(*plan_.resume_from);
+    } catch (const ConfigError&) {
+      status = 1;
+      failure = std::current_exception();
+    } catch (...) {
+      status = 2;
+      failure = std::current_exception();
+    }
+  }
+  if (kv_ && kv_->num_workers() > 1) {
+    // Tell the other ranks before failing, so that they stop at once instead of timing out.
+    NDArray flag = NDArray::FromHost<double>({status}, Shape{1});
+    kv_->communicator()->Broadcast(flag, 0).Wait();
+    status = flag.ToVector<double>().front();
+  }
+  if (failure) std::rethrow_exception(failure);
+  const std::string why = "rank 0 could not prepare the run (its message says why)";
+  if (status == 1) throw ConfigError(why);
+  if (status != 0) throw Error(why);
+}
+
+void Run::SyncFromRoot() {
+  comm::Communicator& comm = *kv_->communicator();
+  Optimizer& opt = module_->optimizer();
+  std::map<std::string, NDArray> state;
+  if (is_root()) state = opt.State();
+  NDArray position = NDArray::FromHost<double>(
+      {static_cast<double>(begin_epoch_), static_cast<double>(begin_batch_),
+       static_cast<double>(opt.num_update()), state.empty() ? 0.0 : 1.0},
+      Shape{4});
+  comm.Broadcast(position, 0).Wait();
+  const std::vector<double> p = position.ToVector<double>();
+  begin_epoch_ = static_cast<int64_t>(p[0]);
+  begin_batch_ = static_cast<int64_t>(p[1]);
+  const auto num_update = static_cast<int64_t>(p[2]);
+  module_->SyncParams();
+  if (p[3] != 0) {
+    std::map<std::string, NDArray> received;
+    std::vector<comm::Work> works;
+    for (const std::string& name : module_->param_names()) {
+      const NDArray& weight = module_->executor().arg_dict().at(name);
+      for (const std::string& slot : opt.slots()) {
+        const std::string key = name + "/" + slot;
+        NDArray a;
+        if (is_root()) {
+          auto it = state.find(key);
+          LOOM_INTERNAL_ASSERT(it != state.end(), "rank 0 has no optimizer state '", key, "'");
+          a = it->second;
+        } else {
+          a = NDArray::Empty(weight.shape(), weight.ctx(), weight.dtype());
+        }
+        works.push_back(comm.Broadcast(a, 0));
+        received[key] = a;
+      }
+    }
+    for (comm::Work& w : works) w.Wait();
+    if (!is_root()) opt.LoadState(received, num_update);
+  }
+  std::string rng_state;
+  if (is_root()) {
+    std::ostringstream os;
+    os << rng_;
+    rng_state = os.str();
+  }
+  BroadcastText(comm, rng_state);
+  if (!is_root()) {
+    std::istringstream is(rng_state);
+    is >> rng_;
+  }
 }
 
 void Run::Resume(const std::string& path) {
@@ -354,9 +510,10 @@ void Run::SaveMXNet(int64_t epoch) {
 }
 
 void Run::OnBatch(BatchEndInfo& info) {
+  const int64_t workers = kv_ ? kv_->num_workers() : 1;
   BatchStats stats;
   stats.batch = info.batch;
-  stats.samples = info.samples;
+  stats.samples = info.samples * workers;  // every rank's batch has as many samples
   stats.loss = info.loss;
   stats.metrics = info.metrics;
   stats.lr = info.lr;
@@ -364,7 +521,7 @@ void Run::OnBatch(BatchEndInfo& info) {
   stats.data_seconds = info.data_seconds;
   progress_->Batch(stats);
   const int log_every = std::max(1, exp_.logging().log_every());
-  if ((info.batch + 1) % log_every == 0) {
+  if (is_root() && (info.batch + 1) % log_every == 0) {
     std::vector<std::pair<std::string, double>> values = {
         {"epoch", static_cast<double>(info.epoch + 1)},
         {"iter", static_cast<double>(info.batch + 1)},
@@ -373,7 +530,7 @@ void Run::OnBatch(BatchEndInfo& info) {
     for (const auto& [name, value] : info.metrics) values.emplace_back("train_" + name, value);
     values.emplace_back("lr", info.lr);
     values.emplace_back("samples_per_s",
-                        info.batch_seconds > 0 ? info.samples / info.batch_seconds : 0.0);
+                        info.batch_seconds > 0 ? stats.samples / info.batch_seconds : 0.0);
     values.emplace_back("time", info.batch_seconds);
     values.emplace_back("data_time", info.data_seconds);
     metrics_log_->Write(values, {{"phase", "train"}});
@@ -386,7 +543,7 @@ void Run::OnBatch(BatchEndInfo& info) {
     }
   }
   const int64_t every_updates = exp_.checkpoint().every_updates();
-  if (every_updates > 0 && info.num_update % every_updates == 0) {
+  if (is_root() && every_updates > 0 && info.num_update % every_updates == 0) {
     SaveCheckpoint(CheckpointDir::UpdateTag(info.num_update), info.epoch, info.batch + 1);
   }
   if (options_.on_batch_end) options_.on_batch_end(info);
@@ -397,11 +554,16 @@ void Run::OnEpoch(EpochEndInfo& info) {
   EpochSummary summary;
   summary.epoch = info.epoch;
   summary.seconds = info.seconds;
-  summary.samples_per_second = info.train_seconds > 0 ? info.samples / info.train_seconds : 0;
+  const double samples = static_cast<double>(info.samples) * (kv_ ? kv_->num_workers() : 1);
+  summary.samples_per_second = info.train_seconds > 0 ? samples / info.train_seconds : 0;
   summary.loss = info.loss;
   summary.train = info.train;
   summary.val = info.val;
   progress_->EndEpoch(summary);
+  if (!is_root()) {
+    if (g_interrupted.load(std::memory_order_relaxed)) info.stop = true;
+    return;
+  }
 
   latest_metrics_.clear();
   std::vector<std::pair<std::string, double>> values = {
@@ -504,6 +666,13 @@ int Run::Execute() {
     progress_->Interrupt();
     throw;
   }
+  // The last gradients' reduction must have succeeded before anything counts as done.
+  if (kv_) kv_->WaitAll();
+  if (result.status == FitResult::Status::kStopped && g_interrupted.load() && !is_root()) {
+    err_ << "loom train: interrupted at epoch " << result.epoch + 1 << " batch "
+         << result.batch_in_epoch << " (rank 0 saves the checkpoint)\n";
+    return kExitInterrupted;
+  }
   if (result.status == FitResult::Status::kStopped && g_interrupted.load()) {
     progress_->Interrupt();
     const std::string path = SaveCheckpoint("interrupted", result.epoch, result.batch_in_epoch);
@@ -514,6 +683,10 @@ int Run::Execute() {
     collect();
     Report(final_metrics, result.epoch);
     return kExitInterrupted;
+  }
+  if (!is_root()) {
+    Report(final_metrics, result.epoch);
+    return kExitOk;
   }
   SaveCheckpoint("final", result.epoch, result.batch_in_epoch);
   SaveMXNet(result.epoch);
@@ -532,15 +705,34 @@ int Run::Execute() {
 
 int RunExperiment(const proto::Experiment& experiment, std::ostream& out, std::ostream& err,
                   const RunOptions& options) {
+  comm::LaunchInfo job;
   try {
-    ValidateExperiment(experiment);
-    Run run(experiment, out, err, options);
-    return run.Execute();
-  } catch (const ConfigError& e) {
+    job = options.job ? *options.job : comm::DiscoverLaunch();
+  } catch (const Error& e) {
     err << "loom train: " << e.what() << "\n";
     return kExitConfigError;
+  }
+  RunOptions resolved = options;
+  resolved.is_tty = options.is_tty.value_or(&out == &std::cout && isatty(STDOUT_FILENO) != 0);
+  // Several processes: every line says which rank wrote it; only rank 0 shows progress.
+  std::optional<detail::LinePrefixStream> tagged_out, tagged_err;
+  std::ostream discard(nullptr);
+  std::ostream* run_out = &out;
+  std::ostream* run_err = &err;
+  if (job.size > 1) {
+    const std::string tag = "[rank " + std::to_string(job.rank) + "] ";
+    run_err = &tagged_err.emplace(err, tag);
+    run_out = job.rank == 0 ? &tagged_out.emplace(out, tag) : &discard;
+  }
+  try {
+    ValidateExperiment(experiment);
+    Run run(experiment, *run_out, *run_err, resolved, job);
+    return run.Execute();
+  } catch (const ConfigError& e) {
+    *run_err << "loom train: " << e.what() << "\n" << std::flush;
+    return kExitConfigError;
   } catch (const std::exception& e) {
-    err << "loom train: " << e.what() << "\n";
+    *run_err << "loom train: " << e.what() << "\n" << std::flush;
     return kExitFailure;
   }
 }

@@ -41,6 +41,9 @@ namespace loom::comm {
 struct BucketOptions {
   /// Bytes per bucket; a bucket closes before the gradient that would overflow it.
   size_t bucket_bytes = size_t{25} << 20;
+  /// Cap of the first bucket (PyTorch DDP's 1 MiB): the first gradients backward produces are
+  /// sent while it is still computing the rest.
+  size_t first_bucket_bytes = size_t{1} << 20;
 };
 
 class GradientBucketer {

@@ -40,7 +40,8 @@
 // - priority orders engine operations that are ready together (MXNet's -index convention: the
 //   first layers' keys get the highest priority).
 // - Fusion (dist types with several processes): a list call (Push/PushPull with many keys)
-//   packs the keys' sums, in list order, into buckets of KVStoreOptions::bucket_bytes and
+//   packs the keys' sums, in list order, into buckets of KVStoreOptions::bucket_bytes (the
+//   first one of first_bucket_bytes) and
 //   allreduces each bucket as it fills, so the list order should be the order in which backward
 //   produces gradients (last layer first). Within a list call a bucket's operations run at
 //   priority - i, i being the smallest internal index (Init order) of its keys.
@@ -102,6 +103,9 @@ struct KVStoreOptions {
   /// Bytes per fused bucket in list calls of dist types (PyTorch DDP's and issue 6's default:
   /// 25 MiB).
   size_t bucket_bytes = size_t{25} << 20;
+  /// Cap of a list call's first bucket (PyTorch DDP's 1 MiB), so that the gradients backward
+  /// produces first go out early.
+  size_t first_bucket_bytes = size_t{1} << 20;
   /// Settings of the communicator the store creates (timeout, nccl device).
   CommOptions comm;
   /// Use this communicator instead of creating one (dist and nccl types); its backend must suit

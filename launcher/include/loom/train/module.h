@@ -20,6 +20,12 @@
 // state) are pushed copies, so they see exactly the updates pushed before them. Errors inside
 // pushed work surface at the next wait, naming the node.
 //
+// Data parallelism across processes (mpirun): SetKVStore(kv) with a dist_sync store makes Backward
+// hand every gradient to the store as soon as it is pushed (reverse parameter order: the last
+// layers' gradients are ready first, so their buckets go first), the update then sees the sum
+// over all ranks, and SyncParams gives every rank rank 0's parameters. With per-rank batch B on
+// N ranks the result equals one process with batch N*B (the default rescale_grad is 1/(N*B)).
+//
 // Thread safety: a Module is driven by one thread. Arrays returned by GetParams are copies.
 #pragma once
 
@@ -34,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "loom/comm/kvstore.h"
 #include "loom/core/executor.h"
 #include "loom/core/ndarray.h"
 #include "loom/core/symbol.h"
@@ -176,8 +183,17 @@ class Module {
   /// Copies (pushed) of the parameters and auxiliary states, by name.
   std::pair<NamedArrays, NamedArrays> GetParams() const;
 
-  /// The optimizer from its config: rescale_grad defaults to 1/batch size; lr_mult and wd_mult
-  /// per parameter from the symbol's attributes (MultsFromAttrs); global-norm clipping from
+  /// Data-parallel training through `kv` (a dist type: several processes). Call after Bind and
+  /// before InitOptimizer (the default rescale_grad counts every rank's batch), then SyncParams
+  /// once the parameters are initialised or loaded.
+  void SetKVStore(std::shared_ptr<comm::KVStore> kv);
+  /// Every rank takes rank 0's parameters and auxiliary states (broadcasts; blocks until done).
+  /// Without a KVStore it does nothing.
+  void SyncParams();
+  const std::shared_ptr<comm::KVStore>& kvstore() const { return kv_; }
+
+  /// The optimizer from its config: rescale_grad defaults to 1/(batch size * workers); lr_mult and
+  /// wd_mult per parameter from the symbol's attributes (MultsFromAttrs); global-norm clipping from
   /// cfg.clip_global_norm. total_updates feeds a cosine schedule covering the whole run.
   void InitOptimizer(const proto::Optimizer& cfg, int64_t total_updates = 0);
   /// A ready optimizer (its parameters are declared here, index = position in param_names()).
@@ -187,6 +203,7 @@ class Module {
   /// Copies the batch into the executor's inputs (pushed) and pushes the forward pass.
   /// @throws ShapeError naming the input when a batch array does not fit what was bound.
   void Forward(const DataBatch& batch, bool is_train);
+  /// Pushes the backward pass, and with a KVStore the gradients' reduction across ranks.
   void Backward();
   /// One optimizer step: BeginStep, global-norm clipping if configured, Update per parameter
   /// (pushed), and with grad_req "add" the gradients zeroed afterwards.
@@ -254,6 +271,8 @@ class Module {
   std::vector<NDArray> zeros_;  // grad_req "add": zeros to reset gradients with
   std::unique_ptr<Optimizer> optimizer_;
   float clip_global_norm_ = -1;
+  std::shared_ptr<comm::KVStore> kv_;
+  bool kv_keys_ready_ = false;  // the gradients' keys are initialised in kv_
 };
 
 }  // namespace loom::train

@@ -22,6 +22,15 @@
 // that directory); a path resumes from that file into a new run directory. With
 // trainer.deterministic a resumed run ends with bitwise the parameters of an uninterrupted one.
 //
+// Data parallelism: under mpirun (or Slurm, ...; see comm/launch.h) with distributed.kvstore
+// dist_sync, every rank trains on its shard of the training set (data.batch_size per rank) and the
+// gradients are summed across ranks, which equals one process with batch ranks * batch_size.
+// Rank 0 alone decides the run directory, reads the parameter file and the checkpoint to resume
+// from, shows progress and writes everything; the other ranks take its parameters, optimizer
+// state and position by broadcast, so no other host needs the files. Every line a rank prints
+// starts with "[rank k] ". A failed collective (a dead or stalled rank, LOOM_COMM_TIMEOUT or
+// distributed.timeout_s) ends the run with status 1 and a message naming the ranks.
+//
 // Exit status: 0 done, 1 runtime failure (diverged, I/O, ...), 2 bad experiment (ConfigError),
 // 130 interrupted by SIGINT (a checkpoint was saved). Messages go to `err`, progress to `out`.
 //
@@ -36,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "loom/comm/launch.h"
 #include "loom/proto/experiment.pb.h"
 #include "loom/train/module.h"
 
@@ -70,6 +80,8 @@ struct RunOptions {
   std::function<void(const BatchEndInfo&)> on_batch_end;
   /// Filled when not null.
   RunReport* report = nullptr;
+  /// Where this process sits in a job; nullopt: comm::DiscoverLaunch() (mpirun, Slurm, ...).
+  std::optional<comm::LaunchInfo> job;
 };
 
 /// Runs the experiment; returns the exit status (kExit*). Never throws for run failures: the
