@@ -10,6 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler  # experiment schema, checkpoints
   libyaml-cpp-dev                 # experiment files
   libopenmpi-dev openmpi-bin      # multi-process training
+  iproute2 util-linux             # the two-host test over a veth pair (ip netns, unshare)
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   clang libclang-rt-14-dev libomp-dev  # ThreadSanitizer and libFuzzer builds (clang + OpenMP)
   zlib1g-dev                      # gzip-compressed idx data
