@@ -215,10 +215,15 @@ void ExecutorImpl::BuildNodes() {
         if (kind == ResourceKind::kRandom) {
           n.uses_rng = true;
           rng_devices.insert(n.ctx);
+        } else if (kind == ResourceKind::kReplicaReducer) {
+          n.uses_reducer = options.replica_reducer != nullptr;
         } else {
           n.uses_temp = true;
         }
       }
+      LOOM_CHECK_TYPED(NotSupportedError, !n.uses_reducer || n.ctx.type == DeviceType::kCPU,
+                       n.label, ": cross-replica statistics (ExecutorOptions::replica_reducer) ",
+                       "need a CPU kernel but the node is on ", n.ctx.ToString());
       if (n.uses_temp) {
         n.temp_bytes = NodeTempBytes(graph, nid);
         size_t& most = temp_bytes[n.ctx];
@@ -240,6 +245,12 @@ void ExecutorImpl::BuildNodes() {
     auto it = temp_bytes.find(dev);
     if (it != temp_bytes.end()) {
       res.temp = NDArray::Empty(Shape{static_cast<int64_t>(it->second)}, dev, DType::kUInt8);
+    }
+  }
+  for (const NodeExec& n : state_->nodes) {
+    if (n.uses_reducer && !state_->reducer_var) {
+      state_->reducer = options.replica_reducer;
+      state_->reducer_var = Engine::Get().NewVariable();
     }
   }
   for (NodeExec& n : state_->nodes) {
@@ -290,6 +301,8 @@ std::vector<ExecutorImpl::CachedOp> ExecutorImpl::MakeOps(uint32_t begin_nid, ui
       for (VarHandle v : n.reads) AddUnique(&reads, v);
       for (VarHandle v : n.writes) AddUnique(&writes, v);
       for (VarHandle v : n.aux_vars) AddUnique(is_train ? &writes : &reads, v);
+      // Reducer calls in push order (replica_reducer.h); inference never reduces.
+      if (is_train && n.uses_reducer) AddUnique(&writes, state_->reducer_var);
     }
     const NodeExec& first = state_->nodes[b];
     std::string name = first.attrs->name;

@@ -36,6 +36,8 @@ struct NodeExec {
   std::vector<VarHandle> reads, writes, aux_vars;
   size_t temp_bytes = 0;
   bool uses_temp = false, uses_rng = false;
+  /// Gets ExecState::reducer (ResourceKind::kReplicaReducer and the executor has a reducer).
+  bool uses_reducer = false;
   /// Nothing to do: every output unused and no auxiliary state to update.
   bool skip = false;
   /// Writes an argument's gradient array (a bulk segment ends here, so the gradient is
@@ -57,6 +59,11 @@ struct ExecState {
   std::vector<NodePtr> graph_nodes;
   std::map<Context, DeviceResources> resources;
   bool check_nan = false;
+  /// ExecutorOptions::replica_reducer, and the variable every training operation holding a node
+  /// that uses it writes (so they run in push order, the same on every replica); null when no
+  /// node uses a reducer.
+  std::shared_ptr<ReplicaReducer> reducer;
+  VarHandle reducer_var = nullptr;
   /// Pooled chunks (per storage id) and every entry's array (views of them, or bound arrays).
   std::vector<NDArray> pool;
   std::vector<NDArray> entries;

@@ -91,6 +91,7 @@ void RunNode(ExecState& state, const NodeExec& n, bool is_train, RunContext rc) 
         }
         if (n.uses_rng) oc.rng = &res.rng;
       }
+      if (n.uses_reducer) oc.replica_reducer = state.reducer.get();
       (*n.kernel)(*n.attrs, oc, n.in, n.req, n.out);
     }
     if (state.check_nan) CheckFinite(n);
@@ -110,6 +111,7 @@ ExecState::~ExecState() {
   for (auto& [ctx, res] : resources) {
     if (res.rng_var) Engine::Get().DeleteVariable([](RunContext) {}, ctx, res.rng_var);
   }
+  if (reducer_var) Engine::Get().DeleteVariable([](RunContext) {}, Context::CPU(), reducer_var);
 }
 
 void RunNodes(ExecState& state, size_t begin, size_t end, bool is_train, RunContext rc) {

@@ -100,7 +100,7 @@ template class InferContext<Shape>;
 template class InferContext<DType>;
 
 const char* ToString(ResourceKind kind) {
-  static constexpr const char* kNames[] = {"temp_space", "random"};
+  static constexpr const char* kNames[] = {"temp_space", "random", "replica_reducer"};
   static_assert(std::size(kNames) == static_cast<size_t>(ResourceKind::kCount));
   return kNames[static_cast<size_t>(kind)];
 }

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "loom/core/ndarray.h"
+#include "loom/core/replica_reducer.h"
 #include "loom/core/symbol.h"
 #include "loom/scheduler/context.h"
 
@@ -101,6 +102,17 @@ struct ExecutorOptions {
   std::optional<bool> check_nan;
   /// Seed of the executor's random generators (ResourceKind::kRandom).
   uint64_t seed = 0;
+  /// Cross-replica statistics for data-parallel training (loom/core/replica_reducer.h); null:
+  /// one replica. When set, BatchNorm in training mode (not use_global_stats; the is_train
+  /// forward pass and its backward) computes the batch mean and variance over every replica's
+  /// batch (the count, the sum of the local counts, is reduced too), and its backward reduces
+  /// the per-channel sums it needs (sum dy, sum dy * xhat), so N replicas with batch B each
+  /// compute what one replica with batch N * B would (up to rounding; sums in double), moving
+  /// averages included. gamma's and beta's gradients stay local sums: summing them over the
+  /// replicas (the KVStore) gives the global batch's. Nodes using the reducer run in push order
+  /// (the ordering contract in replica_reducer.h). CPU kernels only: binding such a node on a
+  /// GPU throws NotSupportedError.
+  std::shared_ptr<ReplicaReducer> replica_reducer;
 };
 
 /// What binding costs, in bytes.

@@ -23,6 +23,7 @@
 
 #include "loom/core/dtype.h"
 #include "loom/core/half.h"
+#include "loom/core/replica_reducer.h"
 #include "loom/core/shape.h"
 #include "loom/scheduler/context.h"
 #include "loom/scheduler/engine.h"
@@ -77,6 +78,10 @@ struct OpContext {
   /// Random generator requested with ResourceKind::kRandom (nullptr otherwise); owned by the
   /// executor, used by one kernel at a time.
   std::mt19937_64* rng = nullptr;
+  /// Sums over the replicas of a data-parallel job, for kernels that list
+  /// ResourceKind::kReplicaReducer, when the executor has one (ExecutorOptions::replica_reducer);
+  /// nullptr otherwise (one replica). Calls are ordered across replicas by the executor.
+  ReplicaReducer* replica_reducer = nullptr;
 };
 
 /// A kernel: forward or backward computation of one node.

@@ -120,7 +120,10 @@ using GradientFn = std::function<std::vector<NodeEntry>(const NodePtr& node,
                                                         const std::vector<NodeEntry>& out_grads)>;
 
 /// Resources a kernel asks the executor for. kCount keeps the name table in step.
-enum class ResourceKind : uint8_t { kTempSpace = 0, kRandom, kCount };
+/// kReplicaReducer: OpContext::replica_reducer (cross-replica sums, loom/core/replica_reducer.h),
+/// given only when the executor has a reducer; the executor then runs the node's operations in
+/// push order relative to every other node using it.
+enum class ResourceKind : uint8_t { kTempSpace = 0, kRandom, kReplicaReducer, kCount };
 const char* ToString(ResourceKind kind);
 using ResourceFn = std::function<std::vector<ResourceKind>(const NodeAttrs&)>;
 /// Bytes of scratch memory (ResourceKind::kTempSpace) a node's kernel needs, from its attributes
