@@ -96,14 +96,22 @@ cpu::BatchNormParams KernelParams(const NodeAttrs& attrs) {
 // (data, gamma, beta, moving_mean, moving_var) -> (output, mean, var)
 void BatchNormCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   cpu::BatchNormForward(KernelParams(attrs), ctx.is_train, in[0], in[kGamma], in[kBeta],
-                        in[kMovingMean], in[kMovingVar], out[0], req[0], out[1], out[2]);
+                        in[kMovingMean], in[kMovingVar], out[0], req[0], out[1], out[2],
+                        ctx.replica_reducer);
 }
 
 // (out_grad, data, gamma, mean, var) -> (data_grad, gamma_grad, beta_grad)
 void BatchNormBackwardCompute(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                               Views out) {
   cpu::BatchNormBackward(KernelParams(attrs), ctx.is_train, in[0], in[1], in[2], in[3], in[4],
-                         out[0], req[0], out[1], req[1], out[2], req[2]);
+                         out[0], req[0], out[1], req[1], out[2], req[2], ctx.replica_reducer);
+}
+
+// Batch statistics span every replica's batch when the executor has a replica reducer
+// (cross-replica BatchNorm, ExecutorOptions::replica_reducer); use_global_stats needs none.
+std::vector<ResourceKind> BatchNormResources(const NodeAttrs& attrs) {
+  if (attrs.param<BatchNormParam>().use_global_stats) return {};
+  return {ResourceKind::kReplicaReducer};
 }
 
 // The data's gradient has the head gradient's dtype, gamma's and beta's gamma's.
@@ -117,7 +125,8 @@ LOOM_REGISTER_OP(BatchNorm)
     .Describe(R"(Batch normalisation along the channel `axis`: out = gamma * (data - mean) /
 sqrt(var + eps) + beta, with the batch's mean and variance while training (updating the moving
 averages moving_mean and moving_var, auxiliary states, by momentum) and the moving averages
-with use_global_stats or at inference. gamma, beta, moving_mean, moving_var: (C,). Outputs
+with use_global_stats or at inference. With a replica reducer (ExecutorOptions::replica_reducer)
+the training statistics are those of every replica's batch together (synchronized BatchNorm). gamma, beta, moving_mean, moving_var: (C,). Outputs
 output (data's shape), mean and var (C,); only output is visible unless output_mean_var.)")
     .Params<BatchNormParam>()
     .Inputs({"data", "gamma", "beta", "moving_mean", "moving_var"})
@@ -133,6 +142,7 @@ output (data's shape), mean and var (C,); only output is visible unless output_m
     })
     .InferShape(BatchNormShape)
     .InferType(BatchNormType)
+    .Resources(BatchNormResources)
     .Gradient([](const NodePtr& n, const std::vector<NodeEntry>& g) {
       NodePtr bw = MakeBackwardNode("_backward_BatchNorm", n,
                                     {g[0], n->inputs[0], n->inputs[kGamma], Out(n, 1), Out(n, 2)});
@@ -147,6 +157,7 @@ use_global_stats).)")
     .Inputs({"out_grad", "data", "gamma", "mean", "var"})
     .NumOutputs(3)
     .InferType(BatchNormBackwardType)
+    .Resources(BatchNormResources)
     .Kernel(DeviceType::kCPU, FCompute(BatchNormBackwardCompute));
 
 }  // namespace
