@@ -155,6 +155,29 @@ Work Communicator::AllGather(const NDArray& in, const NDArray& out, int priority
 
 Work Communicator::Barrier() { return Issue(CollectiveOp::kBarrier, {}, {}, 0, 0); }
 
+Work Communicator::AllReduceUnscheduled(const NDArray& array) {
+  CheckArray(array, "array", CollectiveOp::kAllReduce);
+  LOOM_CHECK(array.ctx().is_host(), "allreduce: an unscheduled allreduce needs host memory but ",
+             "the array is on ", array.ctx().ToString());
+  auto state = std::make_shared<detail::WorkState>();
+  state->seq = issued_.load(std::memory_order_relaxed) + 1;
+  state->op = CollectiveOp::kAllReduce;
+  {
+    std::lock_guard<std::mutex> lock(outstanding_mu_);
+    ++outstanding_;
+  }
+  issued_.store(state->seq, std::memory_order_release);
+  Request req;
+  req.work = state;
+  req.seq = state->seq;
+  req.op = CollectiveOp::kAllReduce;
+  req.in = Buffer(array);
+  req.out = req.in;
+  req.run_ctx = RunContext{array.ctx()};
+  Start(std::move(req));
+  return Work(state);
+}
+
 void Communicator::CheckArray(const NDArray& a, const char* what, CollectiveOp op) const {
   LOOM_CHECK(!a.is_none(), ToString(op), ": the ", what, " is a none NDArray");
   if (op == CollectiveOp::kAllReduce) {

@@ -129,6 +129,14 @@ class Communicator {
   Work AllGather(const NDArray& in, const NDArray& out, int priority = 0);
   /// Completes when every rank has issued its barrier. Pushed with no variables.
   Work Barrier();
+  /// AllReduce(array, array) outside the engine: handed to the backend at once from the calling
+  /// thread, which may then block on Work::Wait. For callers that are engine operations
+  /// themselves (cross-replica BatchNorm, loom/comm/replica_reducer.h), where a pushed
+  /// collective could queue behind the very worker waiting for it. array: host memory, float32
+  /// or float64; the caller must keep pushed operations off it until the Work completes. Same
+  /// ordering contract (it takes the next sequence number), timeout and faults as AllReduce.
+  /// @throws DTypeError, loom::Error (context) at once.
+  Work AllReduceUnscheduled(const NDArray& array);
 
   /// Collectives issued so far (the last sequence number). Thread-safe.
   uint64_t issued() const { return issued_.load(std::memory_order_acquire); }
