@@ -7,7 +7,9 @@
 // Usage: bench_model_parallel [--hidden H] [--batch B] [--seq-len T] [--vocab V] [--steps K]
 //                             [--repeats R]
 // Each repeat times K steps on one device, then K steps on two; the figures are medians over the
-// repeats. Last line: one JSON object (speedup_2dev = step time on one device / on two).
+// repeats. Last line: one JSON object (speedup_2dev = step time on one device / on two). On a
+// machine shared with other sessions, Linux gives each session about one core whatever its thread
+// count; docs/model_parallel_lstm.md shows how the figures were taken there.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -35,7 +37,7 @@ struct Args {
   int64_t vocab = 2000;
   int steps = 3;
   int repeats = 5;
-  int bulk_size = 1;
+  int bulk_size = 15;
   int match_range = 0;
 };
 
