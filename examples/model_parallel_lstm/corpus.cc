@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
-#include <numeric>
-#include <sstream>
 #include <utility>
 
 #include "loom/scheduler/error.h"

@@ -117,6 +117,12 @@ LmTrainer::LmTrainer(const LmSpec& spec, const Options& options)
     }
   }
   for (const std::string& g : groups) {
+    const Context ctx = DeviceOf(g, options);
+    if (!ctx.is_host()) {
+      throw NotSupportedError("group '" + g + "' is on " + ctx.ToString() +
+                              ", but the training loop needs host arrays (ClipGlobalNorm and "
+                              "reading the outputs are CPU-only so far); use cpu(i) devices");
+    }
     if (!options.group2ctx.empty() && !options.group2ctx.contains(g)) {
       throw Error("group2ctx: no device for group '" + g +
                   "' (a non-empty group2ctx must place every group: " + valid + ")");

@@ -4,10 +4,11 @@
 // step of MXNet's example (grad_req add, global-norm clipping, SGD, gradients zeroed after each
 // update).
 //
-//   loom::lm::LmSpec spec{.vocab_size = 2000, .num_embed = 200, .num_hidden = 200, .num_layers =
-//   2}; loom::lm::LmTrainer::Options opt{.batch_size = 20, .buckets = {8, 16, 24, 32},
-//                                    .group2ctx = {{"embed", cpu(0)}, {"layer0", cpu(0)},
-//                                                  {"layer1", cpu(1)}, {"decode", cpu(1)}}};
+//   loom::lm::LmSpec spec{.vocab_size = 2000, .num_embed = 200, .num_hidden = 200,
+//                         .num_layers = 2};
+//   loom::lm::LmTrainer::Options opt;                 // batch 20, buckets 8, 16, 24, 32, ...
+//   opt.group2ctx = {{"embed", loom::Context::CPU(0)}, {"layer0", loom::Context::CPU(0)},
+//                    {"layer1", loom::Context::CPU(1)}, {"decode", loom::Context::CPU(1)}};
 //   loom::lm::LmTrainer lm(spec, opt);                 // binds one executor per bucket
 //   lm.InitParams(/*init_scale=*/0.1, /*seed=*/0);
 //   for (const loom::lm::Batch& b : plan.batches) {
@@ -89,8 +90,9 @@ class LmTrainer {
     ExecutorOptions exec;
   };
 
-  /// Binds one executor per bucket. @throws loom::Error from binding (a group2ctx naming an
-  /// unknown group or a device that does not exist, ...).
+  /// Binds one executor per bucket. @throws loom::Error for a group2ctx naming an unknown group
+  /// or leaving one out, or from binding; NotSupportedError for GPU devices (the loop's clipping
+  /// and output reading are CPU-only so far).
   LmTrainer(const LmSpec& spec, const Options& options);
   ~LmTrainer();
   LmTrainer(const LmTrainer&) = delete;

@@ -200,6 +200,15 @@ TEST(LmModel, UnknownGroupOrMissingDeviceIsAClearError) {
     EXPECT_THAT(e.what(), HasSubstr("group2ctx: unknown group 'layer7' (on cpu(1)); the model's "
                                     "groups are embed, layer0, layer1, decode"));
   }
+  ContextMap gpu = kTwoDevices;
+  gpu["decode"] = Context::GPU(0);
+  try {
+    LmTrainer lm(kSpec, SmallOptions(gpu));
+    FAIL() << "no error";
+  } catch (const NotSupportedError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("group 'decode' is on gpu(0), but the training loop needs "
+                                    "host arrays"));
+  }
   ContextMap missing = kTwoDevices;
   missing.erase("layer1");
   try {
