@@ -187,7 +187,6 @@ void ApplyOverride(YAML::Node& root, const std::string& text, Reader* reader) {
 
 LmConfig FromYaml(const YAML::Node& root, const Reader& r) {
   LmConfig c;
-  std::map<std::string, YAML::Node> group_nodes;
   for (const auto& [section, node] :
        r.Entries(root, "", {"corpus", "model", "train", "context", "group2ctx"})) {
     const std::string& s = section;
