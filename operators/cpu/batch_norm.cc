@@ -239,7 +239,8 @@ void BatchNormBackward(const BatchNormParams& p, bool is_train, const TensorView
         Assign(gamma_req, gamma_grad.data<T>()[c],
                static_cast<T>(p.fix_gamma ? 0.0 : *sum_dy_xmu * inv_std_of(c)));
       }
-      if (beta_req != OpReq::kNull) Assign(beta_req, beta_grad.data<T>()[c], static_cast<T>(*sum_dy));
+      if (beta_req != OpReq::kNull)
+        Assign(beta_req, beta_grad.data<T>()[c], static_cast<T>(*sum_dy));
     };
     // Batch statistics: dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat)), the means over
     // `count` elements (every replica's); fixed statistics: dx = gamma inv_std dy.

@@ -1,6 +1,8 @@
 // MakeReplicaReducer: cross-replica sums (synchronized BatchNorm) over a communicator of their
 // own. The Mpi* tests run under `mpirun -np 2` (ctest comm_mpi_np2, comm_mpi_fault_np2) and
 // skip when started alone; every rank runs them in the same order.
+#include "loom/comm/replica_reducer.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 
 #include "loom/comm/communicator.h"
 #include "loom/comm/launch.h"
-#include "loom/comm/replica_reducer.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::comm {
@@ -42,7 +43,8 @@ double Value(int rank, int k, size_t i) { return static_cast<double>(k * 1000 + 
 TEST(MpiReplicaReducer, SumsWhileGradientAllReducesAreInFlight) {
   LOOM_REQUIRE_RANKS();
   auto grads = Communicator::Create({.backend = "mpi", .timeout = std::chrono::seconds(60)});
-  auto reducer = MakeReplicaReducer(CommOptions{.backend = "mpi", .timeout = std::chrono::seconds(60)});
+  auto reducer =
+      MakeReplicaReducer(CommOptions{.backend = "mpi", .timeout = std::chrono::seconds(60)});
   const int rank = grads->rank(), size = grads->size();
   ASSERT_EQ(reducer->num_replicas(), size);
 
@@ -60,8 +62,9 @@ TEST(MpiReplicaReducer, SumsWhileGradientAllReducesAreInFlight) {
     sums[k].resize(k % 5 == 0 ? 1 : 2 * k + 1);
     for (size_t i = 0; i < sums[k].size(); ++i) sums[k][i] = Value(rank, k, i);
     std::vector<double>* data = &sums[k];
-    Engine::Get().Push([reducer, data](RunContext) { reducer->SumInPlace(data->data(), data->size()); },
-                       Context::CPU(), {}, {order.var()}, 0, "bn_sum");
+    Engine::Get().Push(
+        [reducer, data](RunContext) { reducer->SumInPlace(data->data(), data->size()); },
+        Context::CPU(), {}, {order.var()}, 0, "bn_sum");
   }
   order.WaitToRead();
   trainer.join();

@@ -20,10 +20,10 @@
 namespace loom {
 namespace {
 
-using ::testing::HasSubstr;
 using test::ExpectAllNear;
 using test::RandomVector;
 using test::View;
+using ::testing::HasSubstr;
 
 // N replicas in one process: SumInPlace waits until every replica has called, then gives each
 // the sum (added in replica order). Records each replica's call sizes; a call whose size differs

@@ -5,7 +5,7 @@
 //   std::shared_ptr<loom::ReplicaReducer> reducer =
 //       loom::comm::MakeReplicaReducer();        // over MPI (loom/comm/replica_reducer.h)
 //   loom::ExecutorOptions options;
-//   options.replica_reducer = reducer;           // BatchNorm now uses the global batch's statistics
+//   options.replica_reducer = reducer;           // BatchNorm: the global batch's statistics
 //   loom::Executor exe = loom::Executor::SimpleBind(net, ctx, shapes, {}, "write", {}, options);
 //
 // Kernels that list ResourceKind::kReplicaReducer get it as OpContext::replica_reducer when the
