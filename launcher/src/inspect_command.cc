@@ -46,8 +46,7 @@ Context ParseDevice(const std::string& what, const std::string& text) {
   try {
     return Context::Parse(text);
   } catch (const Error&) {
-    throw UsageError(what + ": expected a device such as cpu(1) or gpu(0) but got '" + text +
-                     "'");
+    throw UsageError(what + ": expected a device such as cpu(1) or gpu(0) but got '" + text + "'");
   }
 }
 
@@ -58,9 +57,8 @@ Options ParseOptions(const std::vector<std::string>& args) {
     std::string value;
     bool has_value = false;
     if (arg.starts_with("--") && arg.find('=') != std::string::npos &&
-        (arg.starts_with("--shape=") || arg.starts_with("--dtype=") ||
-         arg.starts_with("--save=") || arg.starts_with("--group2ctx=") ||
-         arg.starts_with("--ctx="))) {
+        (arg.starts_with("--shape=") || arg.starts_with("--dtype=") || arg.starts_with("--save=") ||
+         arg.starts_with("--group2ctx=") || arg.starts_with("--ctx="))) {
       value = arg.substr(arg.find('=') + 1);
       arg = arg.substr(0, arg.find('='));
       has_value = true;
@@ -97,7 +95,8 @@ Options ParseOptions(const std::vector<std::string>& args) {
       while (std::getline(list, item, ',')) {
         auto [group, device] = SplitAssignment(arg, item);
         if (device.empty()) {
-          throw UsageError("--group2ctx " + group + ": expected a device such as cpu(1) or gpu(0) "
+          throw UsageError("--group2ctx " + group +
+                           ": expected a device such as cpu(1) or gpu(0) "
                            "but got nothing");
         }
         if (o.group2ctx.count(group)) {
@@ -109,8 +108,9 @@ Options ParseOptions(const std::vector<std::string>& args) {
     } else if (arg == "--ctx") {
       o.ctx = ParseDevice("--ctx", next());
     } else if (arg.starts_with("-")) {
-      throw UsageError("unknown option '" + arg +
-                       "' (options: --shape, --dtype, --json, --save, --train, --group2ctx, --ctx)");
+      throw UsageError(
+          "unknown option '" + arg +
+          "' (options: --shape, --dtype, --json, --save, --train, --group2ctx, --ctx)");
     } else if (o.model.empty()) {
       o.model = arg;
     } else {
@@ -320,15 +320,16 @@ void PrintJsonPlacement(std::ostream& out, const Options& o, const PlacementRepo
   out << "},\"nodes\":[";
   for (size_t i = 0; i < r.nodes.size(); ++i) {
     const ExecNodeInfo& n = r.nodes[i];
-    out << (i ? "," : "") << "{\"name\":" << Quote(n.name) << ",\"op\":"
-        << Quote(n.op.empty() ? "null" : n.op) << ",\"device\":" << Quote(n.ctx.ToString())
+    out << (i ? "," : "") << "{\"name\":" << Quote(n.name)
+        << ",\"op\":" << Quote(n.op.empty() ? "null" : n.op)
+        << ",\"device\":" << Quote(n.ctx.ToString())
         << ",\"backward\":" << (n.backward ? "true" : "false") << "}";
   }
   out << "],\"copies\":[";
   for (size_t i = 0; i < r.copies.size(); ++i) {
     const CopyInfo& c = r.copies[i];
-    out << (i ? "," : "") << "{\"name\":" << Quote(c.name) << ",\"from\":"
-        << Quote(c.from.ToString()) << ",\"to\":" << Quote(c.to.ToString()) << "}";
+    out << (i ? "," : "") << "{\"name\":" << Quote(c.name)
+        << ",\"from\":" << Quote(c.from.ToString()) << ",\"to\":" << Quote(c.to.ToString()) << "}";
   }
   out << "],\"memory_per_device\":[";
   for (size_t i = 0; i < r.memory.size(); ++i) {

@@ -125,8 +125,9 @@ LSTMCell::LSTMCell(int64_t num_hidden, std::string prefix, double forget_bias)
   i2h_weight_ = Param("i2h_weight");
   h2h_weight_ = Param("h2h_weight");
   // MXNet's init.LSTMBias(forget_bias).dumps(): json.dumps of ["lstmbias", {"forget_bias": x}].
-  i2h_bias_ = Param("i2h_bias", {.init = "[\"lstmbias\", {\"forget_bias\": " +
-                                         Scalar(forget_bias).ToString() + "}]"});
+  i2h_bias_ =
+      Param("i2h_bias",
+            {.init = "[\"lstmbias\", {\"forget_bias\": " + Scalar(forget_bias).ToString() + "}]"});
   h2h_bias_ = Param("h2h_bias");
 }
 
@@ -152,8 +153,8 @@ std::pair<Symbol, std::vector<Symbol>> LSTMCell::operator()(const Symbol& input,
   Symbol out_gate = NamedActivation(slice[3], "sigmoid", name + "o");
   Symbol next_c =
       NamedBinary("_plus", forget_gate * states[1], in_gate * in_transform, name + "state");
-  Symbol next_h = NamedBinary("_mul", out_gate, op::Activation(next_c, {.act_type = "tanh"}),
-                              name + "out");
+  Symbol next_h =
+      NamedBinary("_mul", out_gate, op::Activation(next_c, {.act_type = "tanh"}), name + "out");
   return {next_h, {next_h, next_c}};
 }
 
@@ -268,9 +269,8 @@ std::pair<Symbol, std::vector<Symbol>> SequentialRNNCell::operator()(
 std::pair<std::vector<Symbol>, std::vector<Symbol>> SequentialRNNCell::Unroll(
     int length, std::vector<Symbol> inputs, std::vector<Symbol> begin_state) {
   Reset();
-  LOOM_CHECK(static_cast<int>(inputs.size()) == length,
-             "SequentialRNNCell Unroll: expected ", length, " inputs (one per step) but got ",
-             inputs.size());
+  LOOM_CHECK(static_cast<int>(inputs.size()) == length, "SequentialRNNCell Unroll: expected ",
+             length, " inputs (one per step) but got ", inputs.size());
   if (begin_state.empty()) begin_state = BeginState();
   CheckStates("sequential", begin_state, state_info().size());
   std::vector<Symbol> next_states;

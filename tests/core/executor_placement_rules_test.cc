@@ -36,9 +36,9 @@ Symbol Chain() {
 }
 
 TEST(ExecutorPlacementRules, DebugStrShowsDevicesCopiesAndMemoryPerDevice) {
-  Executor exe = Executor::SimpleBind(Chain(), kCtx0, {{"data1", {4, 5}}, {"data2", {4, 5}},
-                                                       {"data3", {4, 5}}},
-                                      {}, "write", {{"dev1", kCtx1}, {"dev2", kCtx2}});
+  Executor exe = Executor::SimpleBind(Chain(), kCtx0,
+                                      {{"data1", {4, 5}}, {"data2", {4, 5}}, {"data3", {4, 5}}}, {},
+                                      "write", {{"dev1", kCtx1}, {"dev2", kCtx2}});
   const std::string s = exe.DebugStr();
   EXPECT_THAT(s, HasSubstr("node 'plus' (_test_add) on cpu(1)"));
   EXPECT_THAT(s, HasSubstr("node 'plus3' (_test_add) on cpu(2)"));
@@ -70,8 +70,8 @@ TEST(ExecutorPlacementRules, DebugStrShowsDevicesCopiesAndMemoryPerDevice) {
 }
 
 TEST(ExecutorPlacementRules, OneDeviceDebugStrHasNoCopies) {
-  Executor exe = Executor::SimpleBind(Chain(), kCtx0, {{"data1", {2}}, {"data2", {2}},
-                                                       {"data3", {2}}});
+  Executor exe =
+      Executor::SimpleBind(Chain(), kCtx0, {{"data1", {2}}, {"data2", {2}}, {"data3", {2}}});
   const std::string s = exe.DebugStr();
   EXPECT_THAT(s, HasSubstr("cross-device copies (0):\n"));
   EXPECT_THAT(s, HasSubstr("device cpu(0): "));
@@ -79,10 +79,9 @@ TEST(ExecutorPlacementRules, OneDeviceDebugStrHasNoCopies) {
 }
 
 TEST(ExecutorPlacementRules, GroupsNoNodeUsesAreIgnoredAsInMXNet) {
-  Executor exe = Executor::SimpleBind(Chain(), kCtx0, {{"data1", {3}}, {"data2", {3}},
-                                                       {"data3", {3}}},
-                                      {}, "null",
-                                      {{"dev1", kCtx1}, {"dev2", kCtx2}, {"unused", kCtx0}});
+  Executor exe =
+      Executor::SimpleBind(Chain(), kCtx0, {{"data1", {3}}, {"data2", {3}}, {"data3", {3}}}, {},
+                           "null", {{"dev1", kCtx1}, {"dev2", kCtx2}, {"unused", kCtx0}});
   for (const char* name : {"data1", "data2", "data3"}) {
     NDArray a = exe.arg_dict().at(name);
     a += 1.0;
@@ -119,8 +118,8 @@ TEST(ExecutorPlacementRules, GradientArraysOnAnotherDeviceReceiveACopy) {
                                NDArray::Ones({2}, kCtx2)};
   std::vector<NDArray> grads = {NDArray::Zeros({2}, kCtx0), NDArray::Zeros({2}, kCtx1),
                                 NDArray::Zeros({2}, kCtx2)};
-  Executor exe = Executor::Bind(Chain(), kCtx0, args, grads, "write", {},
-                                {{"dev1", kCtx1}, {"dev2", kCtx2}});
+  Executor exe =
+      Executor::Bind(Chain(), kCtx0, args, grads, "write", {}, {{"dev1", kCtx1}, {"dev2", kCtx2}});
   exe.Forward(true);
   exe.Backward({NDArray::Ones({2}, kCtx2)});
   EXPECT_EQ(Values(grads[0]), std::vector<double>(2, 3.0));

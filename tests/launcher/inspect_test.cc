@@ -177,7 +177,8 @@ TEST(InspectGroup2Ctx, TextShowsDevicesCopiesAndMemoryPerDevice) {
   EXPECT_EQ(r.err, "");
   EXPECT_NE(r.out.find("placement (bound on cpu(0), group2ctx stage1=cpu(1) stage2=cpu(2)) for "
                        "inference:"),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   auto has_row = [&](const std::string& node, const std::string& op, const std::string& dev) {
     std::istringstream lines(r.out);
     std::string line;
@@ -196,7 +197,8 @@ TEST(InspectGroup2Ctx, TextShowsDevicesCopiesAndMemoryPerDevice) {
   EXPECT_TRUE(has_row("softmax", "SoftmaxOutput", "cpu(2)")) << r.out;
   EXPECT_TRUE(has_row("relu1_0_copy", "_CrossDeviceCopy", "cpu(2)")) << r.out;
   EXPECT_NE(r.out.find("cross-device copies (1):\n  relu1_0_copy cpu(1) -> cpu(2)\n"),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("memory per device:\n  cpu(1)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\n  cpu(2)"), std::string::npos) << r.out;
 
@@ -216,10 +218,12 @@ TEST(InspectGroup2Ctx, JsonListsNodesCopiesAndMemory) {
   EXPECT_NE(r.out.find(",\"placement\":{\"ctx\":\"cpu(3)\",\"group2ctx\":{\"stage1\":\"cpu(1)\","
                        "\"stage2\":\"cpu(2)\"},\"nodes\":[{\"name\":\"data\",\"op\":\"null\","
                        "\"device\":\"cpu(1)\",\"backward\":false}"),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("\"copies\":[{\"name\":\"relu1_0_copy\",\"from\":\"cpu(1)\",\"to\":"
                        "\"cpu(2)\"}]"),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   // fc1's output (1,128) float32 is planned on cpu(1): at least 512 bytes there.
   const size_t at = r.out.find("\"memory_per_device\":[{\"device\":\"cpu(1)\",\"nodes\":");
   ASSERT_NE(at, std::string::npos) << r.out;
@@ -242,8 +246,7 @@ TEST(InspectGroup2Ctx, GroupsNoNodeUsesAreIgnoredWithAWarning) {
 TEST(InspectGroup2Ctx, Errors) {
   const std::string file = Data("legacy-mlp-batchnorm-ctxgroup-v0.8.json");
   // A group used by the graph but missing from the map names the node and the group.
-  ExpectFailure(RunLoom({"inspect", file, "--shape", "data=1,200", "--group2ctx",
-                         "stage1=cpu(1)"}),
+  ExpectFailure(RunLoom({"inspect", file, "--shape", "data=1,200", "--group2ctx", "stage1=cpu(1)"}),
                 {file + ": ", "group 'stage2' of ", "'fc2_weight'",
                  "has no device in group2ctx; the groups given are: stage1=cpu(1)"});
   ExpectFailure(RunLoom({"inspect", file, "--shape", "data=1,200", "--group2ctx",

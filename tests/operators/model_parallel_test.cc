@@ -123,7 +123,8 @@ TEST(ModelParallel, T13BuiltAndLoadedTrainIdenticallyOnThreeDevices) {
 // ctx_group scope; a softmax head per step in the layer-1 group.
 Symbol TwoLayerLSTM(int64_t steps, int64_t hidden) {
   std::vector<Symbol> x;
-  for (int64_t t = 0; t < steps; ++t) x.push_back(Symbol::Variable("t" + std::to_string(t) + "_data"));
+  for (int64_t t = 0; t < steps; ++t)
+    x.push_back(Symbol::Variable("t" + std::to_string(t) + "_data"));
   for (int layer = 0; layer < 2; ++layer) {
     AttrScope scope({{"ctx_group", "layer" + std::to_string(layer)}});
     rnn::LSTMCell cell(hidden, "l" + std::to_string(layer) + "_");
@@ -134,8 +135,8 @@ Symbol TwoLayerLSTM(int64_t steps, int64_t hidden) {
   std::vector<Symbol> losses;
   for (int64_t t = 0; t < steps; ++t) {
     const std::string name = "t" + std::to_string(t);
-    Symbol fc = op::FullyConnected(
-        x[t], {.num_hidden = 5, .weight = cls_weight, .bias = cls_bias}, name + "_cls");
+    Symbol fc = op::FullyConnected(x[t], {.num_hidden = 5, .weight = cls_weight, .bias = cls_bias},
+                                   name + "_cls");
     losses.push_back(op::SoftmaxOutput(fc, {}, name + "_sm"));
   }
   return Symbol::Group(losses);

@@ -140,7 +140,8 @@ void CompareWithFused(const Case& c) {
   Symbol net = BuildUnrolled(c);
   NDArrayMap uargs;
   const int64_t step = c.N * c.I, row = c.N * c.H;
-  for (int64_t t = 0; t < c.T; ++t) uargs[StepName(t)] = Array(Slice(x, t * step, step), {c.N, c.I});
+  for (int64_t t = 0; t < c.T; ++t)
+    uargs[StepName(t)] = Array(Slice(x, t * step, step), {c.N, c.I});
   for (int64_t l = 0; l < c.layers; ++l) {
     for (int64_t d = 0; d < c.D(); ++d) {
       const std::string prefix = Prefix(l, d);
@@ -161,8 +162,8 @@ void CompareWithFused(const Case& c) {
   uexe.Forward(true);
   const int64_t out_step = c.N * c.D() * c.H;
   std::vector<NDArray> heads;
-  for (int64_t t = 0; t < c.T; ++t) heads.push_back(Array(Slice(dy, t * out_step, out_step),
-                                                          {c.N, c.D() * c.H}));
+  for (int64_t t = 0; t < c.T; ++t)
+    heads.push_back(Array(Slice(dy, t * out_step, out_step), {c.N, c.D() * c.H}));
   uexe.Backward(heads);
 
   // Outputs and data gradients, step by step.
@@ -239,8 +240,11 @@ TEST(RNNCellGradient, UnrolledLSTMMatchesFiniteDifferences) {
   outputs.push_back(states[1]);  // the last cell state too
   Symbol net = Symbol::Group(outputs);
   const std::vector<std::string> names_list = net.ListArguments();
-  auto shapes = net.InferShape({{"t0_data", {N, I}}, {"t1_data", {N, I}}, {"t2_data", {N, I}},
-                                {"h0", {N, H}}, {"c0", {N, H}}});
+  auto shapes = net.InferShape({{"t0_data", {N, I}},
+                                {"t1_data", {N, I}},
+                                {"t2_data", {N, I}},
+                                {"h0", {N, H}},
+                                {"c0", {N, H}}});
   ASSERT_TRUE(shapes.has_value());
 
   std::mt19937_64 rng(5);
@@ -275,8 +279,7 @@ TEST(RNNCellGradient, UnrolledLSTMMatchesFiniteDifferences) {
       }
       return y;
     };
-    test::ExpectGradientNear(names_list[i], forward, values[i], head, analytic, 1e-6, 1e-6,
-                             1e-8);
+    test::ExpectGradientNear(names_list[i], forward, values[i], head, analytic, 1e-6, 1e-6, 1e-8);
   }
 }
 

@@ -88,9 +88,9 @@ TEST(RNNCell, LSTMStepNodeNamesAndStates) {
   EXPECT_EQ(states[0].name(), "lstm_t1_out");
   EXPECT_EQ(states[1].name(), "lstm_t1_state");
   std::vector<std::string> nodes = OpNames(Symbol::Group({outputs[1], states[1]}));
-  for (const char* n : {"lstm_t0_i2h", "lstm_t0_h2h", "lstm_t0_slice", "lstm_t0_i", "lstm_t0_f",
-                        "lstm_t0_c", "lstm_t0_o", "lstm_t0_state", "lstm_t1_out",
-                        "lstm_begin_state_0", "lstm_begin_state_1"}) {
+  for (const char* n :
+       {"lstm_t0_i2h", "lstm_t0_h2h", "lstm_t0_slice", "lstm_t0_i", "lstm_t0_f", "lstm_t0_c",
+        "lstm_t0_o", "lstm_t0_state", "lstm_t1_out", "lstm_begin_state_0", "lstm_begin_state_1"}) {
     EXPECT_TRUE(Has(nodes, n)) << n;
   }
   // Weights shared by both steps: one variable each.
@@ -111,9 +111,9 @@ TEST(RNNCell, GRUNamesKeepMXNetsDoubleUnderscore) {
   rnn::GRUCell cell(3, "gru_");
   auto [outputs, states] = cell.Unroll(1, StepInputs("gru_", 1));
   std::vector<std::string> nodes = OpNames(outputs[0]);
-  for (const char* n : {"gru_t0__i2h", "gru_t0__h2h", "gru_t0__i2h_slice", "gru_t0__h2h_slice",
-                        "gru_t0__r_act", "gru_t0__z_act", "gru_t0__h_act", "gru_t0_out",
-                        "gru_begin_state_0"}) {
+  for (const char* n :
+       {"gru_t0__i2h", "gru_t0__h2h", "gru_t0__i2h_slice", "gru_t0__h2h_slice", "gru_t0__r_act",
+        "gru_t0__z_act", "gru_t0__h_act", "gru_t0_out", "gru_begin_state_0"}) {
     EXPECT_TRUE(Has(nodes, n)) << n;
   }
   EXPECT_EQ(outputs[0].ListOutputs(), (std::vector<std::string>{"gru_t0_out_output"}));
@@ -129,8 +129,8 @@ TEST(RNNCell, RNNCellActivationAndVariableBeginStates) {
   auto [outputs, states] = cell.Unroll(1, StepInputs("r_", 1), begin);
   EXPECT_EQ(outputs[0].Attr("act_type"), "relu");
   EXPECT_EQ(outputs[0].ListArguments(),
-            (std::vector<std::string>{"r_t0_data", "r_i2h_weight", "r_i2h_bias",
-                                      "r_begin_state_0", "r_h2h_weight", "r_h2h_bias"}));
+            (std::vector<std::string>{"r_t0_data", "r_i2h_weight", "r_i2h_bias", "r_begin_state_0",
+                                      "r_h2h_weight", "r_h2h_bias"}));
   // Unroll restarted the counter; BeginState alone keeps counting until Reset.
   EXPECT_EQ(cell.BeginState()[0].name(), "r_begin_state_0");
   EXPECT_EQ(cell.BeginState()[0].name(), "r_begin_state_1");

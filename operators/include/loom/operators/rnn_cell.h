@@ -18,7 +18,11 @@
 // Model parallelism: parameters take the AttrScope active when the cell is constructed; the
 // operators of a step take the AttrScope active when the step is built (as in MXNet). So, to
 // put a layer on a ctx_group, construct AND unroll that layer's cell inside its scope:
-//   { AttrScope s({{"ctx_group", "layer0"}}); rnn::LSTMCell l0(H, "l0_"); h = l0.Unroll(T, x).first; }
+//   {
+//     AttrScope scope({{"ctx_group", "layer0"}});
+//     rnn::LSTMCell layer0(H, "l0_");
+//     x = layer0.Unroll(T, x).first;   // l0_t<k>_out, placed with group layer0
+//   }
 //
 // Thread safety: a cell is a plain object holding a step counter; use one from one thread at a
 // time. Building symbols uses the calling thread's NameManager and AttrScope.
