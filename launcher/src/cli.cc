@@ -32,8 +32,10 @@ const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
       {"inspect",
        {"MODEL.json [--shape NAME=D1,D2,...]... [--dtype NAME=TYPE]... [--json] [--save OUT.json]"
-        " [--train]\n      arguments, outputs and auxiliary states with inferred shapes and dtypes;"
-        "\n      --train: the executor's memory plan for inference and training",
+        " [--train] [--group2ctx GROUP=DEVICE,...] [--ctx DEVICE]\n      arguments, outputs and"
+        " auxiliary states with inferred shapes and dtypes;\n      --train: the executor's memory"
+        " plan for inference and training;\n      --group2ctx: each node's device, the copies"
+        " between devices and memory per device",
         cli::Inspect}},
       {"launch",
        {"-n N [--hosts FILE] [--dry-run] EXPERIMENT.yaml [key.path=value ...]\n      runs `loom"

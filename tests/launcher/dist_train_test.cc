@@ -73,6 +73,9 @@ distributed: {kvstore: dist_sync, timeout_s: 60}
   return e;
 }
 
+// Parameters whose every value is below this are rounding noise (see ExpectSameParams).
+constexpr double kNoiseLevel = 1e-5;
+
 // MXNet's reldiff: sum |a - b| / sum |b|, per parameter and auxiliary state.
 void ExpectSameParams(const proto::CheckpointFile& got, const proto::CheckpointFile& want,
                       double tolerance) {
@@ -89,12 +92,23 @@ void ExpectSameParams(const proto::CheckpointFile& got, const proto::CheckpointF
       ASSERT_TRUE(g.contains(name)) << name;
       const std::vector<float>& other = g.at(name);
       ASSERT_EQ(other.size(), values.size()) << name;
-      double diff = 0, norm = 0;
+      double diff = 0, norm = 0, largest = 0, largest_diff = 0;
       for (size_t i = 0; i < values.size(); ++i) {
-        diff += std::abs(static_cast<double>(other[i]) - values[i]);
+        const double d = std::abs(static_cast<double>(other[i]) - values[i]);
+        diff += d;
         norm += std::abs(static_cast<double>(values[i]));
+        largest = std::max(largest, std::abs(static_cast<double>(values[i])));
+        largest_diff = std::max(largest_diff, d);
       }
-      EXPECT_LE(diff / std::max(norm, 1e-30), tolerance) << which << " " << name;
+      if (largest < kNoiseLevel) {
+        // Only rounding noise: a convolution bias followed by BatchNorm starts at 0 and has a
+        // gradient of exactly 0 (BatchNorm removes any constant), so its values are the
+        // rounding of 20 updates and a relative difference means nothing.
+        EXPECT_LE(largest_diff, kNoiseLevel) << which << " " << name;
+        continue;
+      }
+      EXPECT_LE(diff / std::max(norm, 1e-30), tolerance)
+          << which << " " << name << ": sum |a - b| = " << diff << ", sum |b| = " << norm;
     }
   }
 }

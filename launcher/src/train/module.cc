@@ -176,7 +176,9 @@ void Module::Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>
     req[arg] = for_training && Contains(param_names_, arg) ? grad_req : "null";
   }
   try {
-    exec_.emplace(Executor::SimpleBind(symbol_, ctx_, shapes, {}, req, group2ctx_));
+    ExecutorOptions options;
+    options.replica_reducer = batch_norm_reducer_;
+    exec_.emplace(Executor::SimpleBind(symbol_, ctx_, shapes, {}, req, group2ctx_, options));
   } catch (const Error& e) {
     std::string fed;
     for (const auto& [name, shape] : shapes)
@@ -300,14 +302,18 @@ std::pair<NamedArrays, NamedArrays> Module::GetParams() const {
   return out;
 }
 
-void Module::SetKVStore(std::shared_ptr<comm::KVStore> kv) {
-  CheckBound("SetKVStore");
-  LOOM_CHECK(for_training_, "Module::SetKVStore: the module was bound without for_training");
+void Module::SetKVStore(std::shared_ptr<comm::KVStore> kv,
+                        std::shared_ptr<ReplicaReducer> batch_norm_reducer) {
+  LOOM_CHECK(!exec_ || for_training_,
+             "Module::SetKVStore: the module was bound without for_training");
+  LOOM_CHECK(!exec_ || batch_norm_reducer == nullptr,
+             "Module::SetKVStore: synchronised BatchNorm needs SetKVStore before Bind");
   LOOM_CHECK(optimizer_ == nullptr,
              "Module::SetKVStore: call it before InitOptimizer (the default rescale_grad counts "
              "the batches of all ",
              kv ? kv->num_workers() : 0, " workers)");
   kv_ = std::move(kv);
+  batch_norm_reducer_ = std::move(batch_norm_reducer);
   kv_keys_ready_ = false;
 }
 

@@ -15,6 +15,7 @@
 
 #include "line_prefix_stream.h"
 #include "loom/comm/launch.h"
+#include "loom/comm/replica_reducer.h"
 #include "loom/scheduler/env.h"
 #include "loom/train/atomic_file.h"
 #include "loom/train/checkpoint.h"
@@ -183,8 +184,20 @@ void BroadcastText(comm::Communicator& comm, std::string& text) {
   for (double b : array.ToVector<double>()) text.push_back(static_cast<char>(b));
 }
 
+// The options of a data-parallel run's KVStore and communicators.
+comm::KVStoreOptions KVStoreOptionsOf(const proto::Distributed& d) {
+  comm::KVStoreOptions options;
+  options.bucket_bytes = static_cast<size_t>(d.bucket_mb()) << 20;
+  // LOOM_COMM_TIMEOUT overrides the experiment (a zero timeout reads it).
+  if (env::GetString(env::kCommTimeout, "").empty()) {
+    options.comm.timeout = std::chrono::seconds(d.timeout_s());
+  }
+  return options;
+}
+
 // The KVStore of a data-parallel run (a dist type), or null for a one-process run.
 std::shared_ptr<comm::KVStore> CreateKVStore(const proto::Distributed& d,
+                                             const comm::KVStoreOptions& options,
                                              const comm::LaunchInfo& job) {
   // nccl also reduces across processes (NCCL bootstrapped over MPI).
   const bool dist = d.kvstore().starts_with("dist") || d.kvstore() == "nccl";
@@ -194,12 +207,6 @@ std::shared_ptr<comm::KVStore> CreateKVStore(const proto::Distributed& d,
                    "dist_device_sync, nccl) to train across the ",
                    job.size, " processes");
   if (!dist) return nullptr;
-  comm::KVStoreOptions options;
-  options.bucket_bytes = static_cast<size_t>(d.bucket_mb()) << 20;
-  // LOOM_COMM_TIMEOUT overrides the experiment (a zero timeout reads it).
-  if (env::GetString(env::kCommTimeout, "").empty()) {
-    options.comm.timeout = std::chrono::seconds(d.timeout_s());
-  }
   try {
     return comm::KVStore::Create(d.kvstore(), options);
   } catch (const CommError&) {
@@ -236,6 +243,7 @@ class Run {
   std::ostream& err_;
   const RunOptions& options_;
   const comm::LaunchInfo job_;
+  comm::KVStoreOptions kv_options_;
   std::shared_ptr<comm::KVStore> kv_;  // data-parallel runs only
   Plan plan_;
   std::unique_ptr<DataIter> train_;
@@ -276,7 +284,8 @@ void Run::Setup() {
     }
   }
 
-  kv_ = CreateKVStore(exp_.distributed(), job_);
+  kv_options_ = KVStoreOptionsOf(exp_.distributed());
+  kv_ = CreateKVStore(exp_.distributed(), kv_options_, job_);
   if (kv_) {
     err_ << job_.ToString() << "; device " << ctx.ToString() << ", kvstore " << kv_->type() << "\n"
          << std::flush;
@@ -311,9 +320,15 @@ void Run::Setup() {
   for (const DataDesc& d : data_descs) data_names.push_back(d.name);
   for (const DataDesc& l : train_->ProvideLabel()) label_names.push_back(l.name);
   module_ = std::make_unique<Module>(symbol, data_names, label_names, ctx, group2ctx);
+  if (kv_) {
+    std::shared_ptr<ReplicaReducer> batch_norm;
+    if (num_workers > 1 && exp_.distributed().sync_batch_norm()) {
+      batch_norm = comm::MakeReplicaReducer(kv_options_.comm);
+    }
+    module_->SetKVStore(kv_, batch_norm);
+  }
   module_->Bind(data_descs, train_->ProvideLabel(), /*for_training=*/true, tr.grad_req());
   module_->executor().SetSeed(tr.seed());
-  if (kv_) module_->SetKVStore(kv_);
 
   rng_.seed(tr.seed());
   NamedArrays arg_params, aux_params;

@@ -183,10 +183,13 @@ class Module {
   /// Copies (pushed) of the parameters and auxiliary states, by name.
   std::pair<NamedArrays, NamedArrays> GetParams() const;
 
-  /// Data-parallel training through `kv` (a dist type: several processes). Call after Bind and
-  /// before InitOptimizer (the default rescale_grad counts every rank's batch), then SyncParams
-  /// once the parameters are initialised or loaded.
-  void SetKVStore(std::shared_ptr<comm::KVStore> kv);
+  /// Data-parallel training through `kv` (a dist type: several processes). Call before
+  /// InitOptimizer (the default rescale_grad counts every rank's batch), then SyncParams once the
+  /// parameters are initialised or loaded. batch_norm_reducer (comm::MakeReplicaReducer): BatchNorm
+  /// computes its batch statistics over every rank's batch (ExecutorOptions::replica_reducer), so
+  /// that N ranks of batch B equal one process of batch N * B; it needs SetKVStore before Bind.
+  void SetKVStore(std::shared_ptr<comm::KVStore> kv,
+                  std::shared_ptr<ReplicaReducer> batch_norm_reducer = nullptr);
   /// Every rank takes rank 0's parameters and auxiliary states (broadcasts; blocks until done).
   /// Without a KVStore it does nothing.
   void SyncParams();
@@ -272,6 +275,7 @@ class Module {
   std::unique_ptr<Optimizer> optimizer_;
   float clip_global_norm_ = -1;
   std::shared_ptr<comm::KVStore> kv_;
+  std::shared_ptr<ReplicaReducer> batch_norm_reducer_;
   bool kv_keys_ready_ = false;  // the gradients' keys are initialised in kv_
 };
 
