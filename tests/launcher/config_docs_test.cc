@@ -128,6 +128,8 @@ TEST(ConfigFiles, ShippedConfigsLoadAndRoundTrip) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".yaml") continue;
+    // The model-parallel LSTM program's own config (tests/examples/lm_config_test.cc).
+    if (entry.path().filename() == "lstm_model_parallel.yaml") continue;
     SCOPED_TRACE(entry.path().string());
     proto::Experiment e = LoadExperiment(entry.path().string());
     proto::Experiment back = ParseExperiment(ExperimentToYaml(e), "config.yaml");
