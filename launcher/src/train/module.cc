@@ -15,6 +15,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Engine priority of the gradients' reduction (packing, unpacking; the allreduce itself runs on
+// the communicator's thread): above the backward pass (priority 0), so that a bucket goes out as
+// soon as its gradients exist instead of queueing behind the rest of backward on busy workers.
+constexpr int kGradientReductionPriority = 1 << 20;
+
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -419,7 +424,7 @@ void Module::Backward() {
     keys.emplace_back(static_cast<int>(i));
     grads.push_back(grads_[i]);
   }
-  kv_->PushPull(keys, grads, grads);
+  kv_->PushPull(keys, grads, grads, kGradientReductionPriority);
 }
 
 void Module::Update() {
