@@ -163,8 +163,9 @@ TEST_F(DistTrain, MlpTwoRanksOfBatchBEqualOneRankOfBatch2B) {
   ASSERT_EQ(Train(MlpExperiment(kBatch), "dist", &report), kExitOk) << err_.str();
   EXPECT_EQ(report.num_update, kSteps);
   if (job_.rank == 0) {
-    EXPECT_THAT(out_.str(), AllOf(HasSubstr("[rank 0] run directory: "),
-                                  HasSubstr("per rank on each of 2 ranks")));
+    EXPECT_THAT(out_.str(),
+                AllOf(HasSubstr("[rank 0] run directory: "),
+                      HasSubstr("training samples per rank ("), HasSubstr("on each of 2 ranks")));
   } else {
     // Rank 1 shows no progress and writes nothing; its lines say who wrote them.
     EXPECT_EQ(out_.str(), "");

@@ -373,8 +373,10 @@ void Run::Setup() {
   out_ << "run directory: " << plan_.run_dir.string() << "\n"
        << "model: " << (exp_.model().has_builtin() ? exp_.model().builtin() : exp_.model().symbol())
        << ", " << num_params << " parameters; data: " << train_->NumSamples()
-       << " training samples (" << train_->NumBatches() << " batches of " << train_->BatchSize();
-  if (num_workers > 1) out_ << " per rank on each of " << num_workers << " ranks";
+       << " training samples";
+  if (num_workers > 1) out_ << " per rank";
+  out_ << " (" << train_->NumBatches() << " batches of " << train_->BatchSize();
+  if (num_workers > 1) out_ << " on each of " << num_workers << " ranks";
   out_ << ")";
   if (val_) out_ << ", " << val_->NumSamples() << " validation samples";
   out_ << "\n";
