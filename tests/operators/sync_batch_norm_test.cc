@@ -283,6 +283,14 @@ Symbol BranchNet() {
   return Symbol::Op("SoftmaxOutput").Input("data", fc).Name("softmax");
 }
 
+// In-process replicas must run at the same time; the naive engine runs one operation at a time.
+#define LOOM_REQUIRE_CONCURRENT_ENGINE()                                                     \
+  do {                                                                                       \
+    if (Engine::Get().kind() == "naive") {                                                   \
+      GTEST_SKIP() << "in-process replicas need a concurrent engine (LOOM_ENGINE=threaded)"; \
+    }                                                                                        \
+  } while (0)
+
 struct ExecResult {
   std::vector<double> out;
   std::map<std::string, std::vector<double>> grads, aux;
@@ -320,13 +328,14 @@ ExecResult RunReplicas(const Symbol& net, const Shape& batch, DType dtype, int p
                                         "write", {}, options));
     exes.back().CopyParamsFrom(params);
   }
-  for (int r = 0; r < parts; ++r) {
+  // Each replica driven from its own thread, as each process drives its own.
+  OnReplicas(parts, [&](int r) {
     std::vector<double> xr(x.begin() + r * part.Size(), x.begin() + (r + 1) * part.Size());
     std::vector<double> lr(label.begin() + r * per, label.begin() + (r + 1) * per);
     exes[r].Forward(true, {{"data", NDArray::FromHost(xr, part, Context::CPU(r))},
                            {"softmax_label", NDArray::FromHost(lr, Shape{per}, Context::CPU(r))}});
     exes[r].Backward();
-  }
+  });
   ExecResult result;
   for (int r = 0; r < parts; ++r) {
     const std::vector<double> out = exes[r].outputs()[0].AsType(DType::kFloat64).ToVector<double>();
@@ -365,6 +374,7 @@ void ExpectSameStep(const ExecResult& got, const ExecResult& want, double tol) {
 }
 
 TEST(SyncBatchNormExecutor, TwoReplicasEqualWholeBatchFloat64) {
+  LOOM_REQUIRE_CONCURRENT_ENGINE();
   const Shape batch{8, 2, 5, 5};
   const ExecResult whole = RunReplicas(ConvBnNet(), batch, DType::kFloat64, 1, false, 15);
   const ExecResult sync = RunReplicas(ConvBnNet(), batch, DType::kFloat64, 2, true, 15);
@@ -375,6 +385,7 @@ TEST(SyncBatchNormExecutor, TwoReplicasEqualWholeBatchFloat64) {
 }
 
 TEST(SyncBatchNormExecutor, TwoReplicasEqualWholeBatchFloat32) {
+  LOOM_REQUIRE_CONCURRENT_ENGINE();
   const Shape batch{8, 2, 5, 5};
   const ExecResult whole = RunReplicas(ConvBnNet(), batch, DType::kFloat32, 1, false, 15);
   const ExecResult sync = RunReplicas(ConvBnNet(), batch, DType::kFloat32, 2, true, 15);
@@ -385,6 +396,7 @@ TEST(SyncBatchNormExecutor, TwoReplicasEqualWholeBatchFloat32) {
 // the reducer's calls come in push order on both replicas (the fake reducer fails otherwise:
 // the branches' channel counts differ).
 TEST(SyncBatchNormExecutor, IndependentBranchesReduceInPushOrder) {
+  LOOM_REQUIRE_CONCURRENT_ENGINE();
   const Shape batch{6, 2, 3, 3};
   const ExecResult whole = RunReplicas(BranchNet(), batch, DType::kFloat64, 1, false, 0);
   for (int run = 0; run < 5; ++run) {
