@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_test_util.h"
 #include "loom/launcher/cli.h"
 #include "loom/launcher/launch.h"
 #include "loom/scheduler/error.h"
@@ -208,16 +209,8 @@ TEST(LaunchEnvironmentTest, ReadsThisProcess) {
   unsetenv("LOOM_LAUNCH_TEST_VARIABLE");
 }
 
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-Result Loom(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int status = RunCli(args, out, err);
-  return {status, out.str(), err.str()};
-}
+using testing_cli::Loom;
+using testing_cli::Result;
 
 TEST_F(LaunchCommandTest, CommandLine) {
   const Result help = Loom({"launch", "--help"});

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_test_util.h"
 #include "loom/launcher/cli.h"
 #include "loom/train/config.h"
 
@@ -16,16 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-Result Loom(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int status = RunCli(args, out, err);
-  return {status, out.str(), err.str()};
-}
+using testing_cli::Loom;
+using testing_cli::Result;
 
 class TrainCliTest : public ::testing::Test {
  protected:
