@@ -14,6 +14,7 @@
 #include "loom/comm/kvstore.h"
 #include "loom/comm/launch.h"
 #include "loom/scheduler/error.h"
+#include "mpi_test_util.h"
 
 namespace loom::comm {
 namespace {
@@ -21,13 +22,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
-
-#define LOOM_REQUIRE_RANKS()                                                             \
-  do {                                                                                   \
-    if (DiscoverLaunch().size < 2) {                                                     \
-      GTEST_SKIP() << "needs several ranks: run under mpirun -np 2 (ctest -R comm_mpi)"; \
-    }                                                                                    \
-  } while (0)
 
 std::shared_ptr<Communicator> Mpi(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
   return Communicator::Create({.backend = "mpi", .timeout = timeout});

@@ -21,22 +21,8 @@ using ::testing::ThrowsMessage;
 
 const Context kCtx0 = Context::CPU(0), kCtx1 = Context::CPU(1), kCtx2 = Context::CPU(2);
 
-// (data1 + data2) * 3 in dev1, + data3 in dev2 (T34).
-Symbol Chain() {
-  Symbol data1 = Symbol::Variable("data1"), data2 = Symbol::Variable("data2"),
-         data3 = Symbol::Variable("data3");
-  Symbol net;
-  {
-    AttrScope scope({{"ctx_group", "dev1"}});
-    net = TestOp("_test_scale", {TestOp("_test_add", {data1, data2}, {}, "plus")}, {{"alpha", "3"}},
-                 "times3");
-  }
-  AttrScope scope({{"ctx_group", "dev2"}});
-  return TestOp("_test_add", {net, data3}, {}, "plus3");
-}
-
 TEST(ExecutorPlacementRules, DebugStrShowsDevicesCopiesAndMemoryPerDevice) {
-  Executor exe = Executor::SimpleBind(Chain(), kCtx0,
+  Executor exe = Executor::SimpleBind(test::T34Chain(), kCtx0,
                                       {{"data1", {4, 5}}, {"data2", {4, 5}}, {"data3", {4, 5}}}, {},
                                       "write", {{"dev1", kCtx1}, {"dev2", kCtx2}});
   const std::string s = exe.DebugStr();
@@ -70,8 +56,8 @@ TEST(ExecutorPlacementRules, DebugStrShowsDevicesCopiesAndMemoryPerDevice) {
 }
 
 TEST(ExecutorPlacementRules, OneDeviceDebugStrHasNoCopies) {
-  Executor exe =
-      Executor::SimpleBind(Chain(), kCtx0, {{"data1", {2}}, {"data2", {2}}, {"data3", {2}}});
+  Executor exe = Executor::SimpleBind(test::T34Chain(), kCtx0,
+                                      {{"data1", {2}}, {"data2", {2}}, {"data3", {2}}});
   const std::string s = exe.DebugStr();
   EXPECT_THAT(s, HasSubstr("cross-device copies (0):\n"));
   EXPECT_THAT(s, HasSubstr("device cpu(0): "));
@@ -79,9 +65,9 @@ TEST(ExecutorPlacementRules, OneDeviceDebugStrHasNoCopies) {
 }
 
 TEST(ExecutorPlacementRules, GroupsNoNodeUsesAreIgnoredAsInMXNet) {
-  Executor exe =
-      Executor::SimpleBind(Chain(), kCtx0, {{"data1", {3}}, {"data2", {3}}, {"data3", {3}}}, {},
-                           "null", {{"dev1", kCtx1}, {"dev2", kCtx2}, {"unused", kCtx0}});
+  Executor exe = Executor::SimpleBind(test::T34Chain(), kCtx0,
+                                      {{"data1", {3}}, {"data2", {3}}, {"data3", {3}}}, {}, "null",
+                                      {{"dev1", kCtx1}, {"dev2", kCtx2}, {"unused", kCtx0}});
   for (const char* name : {"data1", "data2", "data3"}) {
     NDArray a = exe.arg_dict().at(name);
     a += 1.0;
@@ -89,7 +75,10 @@ TEST(ExecutorPlacementRules, GroupsNoNodeUsesAreIgnoredAsInMXNet) {
   exe.Forward();
   EXPECT_EQ(Values(exe.outputs()[0]), std::vector<double>(3, 7.0));  // (1 + 1) * 3 + 1
   for (const ExecNodeInfo& n : exe.Nodes()) {
-    if (!n.op.empty()) EXPECT_NE(n.ctx, kCtx0) << n.name;  // only the group-less data are there
+    // Only the group-less data are there.
+    if (!n.op.empty()) {
+      EXPECT_NE(n.ctx, kCtx0) << n.name;
+    }
   }
 }
 
@@ -97,17 +86,17 @@ TEST(ExecutorPlacementRules, WithoutGroup2CtxEveryArrayMustBeOnTheBindContext) {
   // As MXNet: ctx_group attributes are ignored, and an array elsewhere is an error naming it.
   std::vector<NDArray> args = {NDArray::Ones({2}, kCtx0), NDArray::Ones({2}, kCtx1),
                                NDArray::Ones({2}, kCtx0)};
-  EXPECT_THAT([&] { Executor::Bind(Chain(), kCtx0, args); },
+  EXPECT_THAT([&] { Executor::Bind(test::T34Chain(), kCtx0, args); },
               ThrowsMessage<Error>(AllOf(HasSubstr("'data2'"), HasSubstr("is on cpu(1) but the "
                                                                          "executor is bound to "
                                                                          "cpu(0)"))));
   std::vector<NDArray> grads = {NDArray::Zeros({2}, kCtx0), NDArray::Zeros({2}, kCtx0),
                                 NDArray::Zeros({2}, kCtx2)};
   args[1] = NDArray::Ones({2}, kCtx0);
-  EXPECT_THAT([&] { Executor::Bind(Chain(), kCtx0, args, grads); },
+  EXPECT_THAT([&] { Executor::Bind(test::T34Chain(), kCtx0, args, grads); },
               ThrowsMessage<Error>(HasSubstr("is on cpu(2) but the executor is bound to cpu(0)")));
   // Without group2ctx, the groups are ignored: everything runs on the bind context.
-  Executor exe = Executor::Bind(Chain(), kCtx0, args);
+  Executor exe = Executor::Bind(test::T34Chain(), kCtx0, args);
   for (const ExecNodeInfo& n : exe.Nodes()) EXPECT_EQ(n.ctx, kCtx0) << n.name;
 }
 
@@ -118,8 +107,8 @@ TEST(ExecutorPlacementRules, GradientArraysOnAnotherDeviceReceiveACopy) {
                                NDArray::Ones({2}, kCtx2)};
   std::vector<NDArray> grads = {NDArray::Zeros({2}, kCtx0), NDArray::Zeros({2}, kCtx1),
                                 NDArray::Zeros({2}, kCtx2)};
-  Executor exe =
-      Executor::Bind(Chain(), kCtx0, args, grads, "write", {}, {{"dev1", kCtx1}, {"dev2", kCtx2}});
+  Executor exe = Executor::Bind(test::T34Chain(), kCtx0, args, grads, "write", {},
+                                {{"dev1", kCtx1}, {"dev2", kCtx2}});
   exe.Forward(true);
   exe.Backward({NDArray::Ones({2}, kCtx2)});
   EXPECT_EQ(Values(grads[0]), std::vector<double>(2, 3.0));

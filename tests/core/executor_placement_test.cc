@@ -31,30 +31,13 @@ std::map<std::string, Context> NodeDevices(const Executor& exe) {
   return out;
 }
 
-// T34 test_model_parallel.py::test_chain.
-Symbol Chain() {
-  Symbol data1 = Symbol::Variable("data1"), data2 = Symbol::Variable("data2"),
-         data3 = Symbol::Variable("data3");
-  Symbol net;
-  {
-    AttrScope scope({{"ctx_group", "dev1"}});
-    net = TestOp("_test_scale", {TestOp("_test_add", {data1, data2}, {}, "plus")}, {{"alpha", "3"}},
-                 "times3");
-  }
-  {
-    AttrScope scope({{"ctx_group", "dev2"}});
-    net = TestOp("_test_add", {net, data3}, {}, "plus3");
-  }
-  return net;
-}
-
 TEST(ExecutorPlacement, T34ChainOnTwoDevicesMatchesOneDevice) {
   const Shape shape{4, 5};
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
     auto full = [&](double v, Context c) { return NDArray::Full(shape, v, c, dtype); };
     std::vector<NDArray> args = {full(1, kCtx1), full(2, kCtx1), full(3, kCtx2)};
     std::vector<NDArray> grads = {full(0, kCtx1), full(0, kCtx1), full(0, kCtx2)};
-    Executor exe = Executor::Bind(Chain(), kCtx1, args, grads, "write", {},
+    Executor exe = Executor::Bind(test::T34Chain(), kCtx1, args, grads, "write", {},
                                   {{"dev1", kCtx1}, {"dev2", kCtx2}});
     exe.Forward(true);
     exe.Backward({NDArray::Ones(shape, kCtx2, dtype)});
@@ -66,7 +49,7 @@ TEST(ExecutorPlacement, T34ChainOnTwoDevicesMatchesOneDevice) {
 
     std::vector<NDArray> args1 = {full(1, kCtx1), full(2, kCtx1), full(3, kCtx1)};
     std::vector<NDArray> grads1 = {full(0, kCtx1), full(0, kCtx1), full(0, kCtx1)};
-    Executor single = Executor::Bind(Chain(), kCtx1, args1, grads1);
+    Executor single = Executor::Bind(test::T34Chain(), kCtx1, args1, grads1);
     single.Forward(true);
     single.Backward({NDArray::Ones(shape, kCtx1, dtype)});
     EXPECT_EQ(Values(single.outputs()[0]), Values(exe.outputs()[0]));

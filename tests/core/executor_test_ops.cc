@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include "loom/core/attr_scope.h"
 #include "loom/core/gradient.h"
 #include "loom/core/kernel.h"
 #include "loom/core/operator.h"
@@ -501,6 +502,19 @@ NDArray Array(const std::vector<double>& values, const Shape& shape, DType dtype
   if (dtype == DType::kFloat64) return NDArray::FromHost<double>(values, shape, ctx);
   std::vector<float> f(values.begin(), values.end());
   return NDArray::FromHost<float>(f, shape, ctx).AsType(dtype);
+}
+
+Symbol T34Chain() {
+  Symbol data1 = Symbol::Variable("data1"), data2 = Symbol::Variable("data2"),
+         data3 = Symbol::Variable("data3");
+  Symbol net;
+  {
+    AttrScope scope({{"ctx_group", "dev1"}});
+    net = TestOp("_test_scale", {TestOp("_test_add", {data1, data2}, {}, "plus")}, {{"alpha", "3"}},
+                 "times3");
+  }
+  AttrScope scope({{"ctx_group", "dev2"}});
+  return TestOp("_test_add", {net, data3}, {}, "plus3");
 }
 
 }  // namespace loom::test

@@ -43,4 +43,8 @@ void Set(NDArray dst, const NDArray& src);
 NDArray Array(const std::vector<double>& values, const Shape& shape, DType dtype = DType::kFloat32,
               Context ctx = Context::CPU());
 
+/// MXNet's T34 chain: (data1 + data2) * 3 ("plus", "times3") in ctx_group dev1, then + data3
+/// ("plus3") in ctx_group dev2.
+Symbol T34Chain();
+
 }  // namespace loom::test
