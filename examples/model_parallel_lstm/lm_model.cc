@@ -207,18 +207,8 @@ void LmTrainer::InitParams(double init_scale, uint64_t seed) {
   cfg.set_scale(static_cast<float>(init_scale));
   const auto init = train::Initializer::Create(cfg);
   std::mt19937_64 rng(seed);
-  for (LmParam& p : params_) {
-    const auto it = p.attrs.find("__init__");
-    if (it != p.attrs.end() && it->second.find("lstmbias") != std::string::npos) {
-      // MXNet's LSTMBias: zeros, and forget_bias on the forget gate (the second quarter).
-      const int64_t h = p.weight.size() / 4;
-      std::vector<float> values(static_cast<size_t>(p.weight.size()), 0.0f);
-      std::fill(values.begin() + h, values.begin() + 2 * h, static_cast<float>(spec_.forget_bias));
-      p.weight.CopyFromHost(values.data(), values.size());
-      continue;
-    }
-    (*init)(p.name, p.attrs, &p.weight, &rng);
-  }
+  // The i2h biases' __init__ attribute (MXNet's LSTMBias) sets the forget gate to forget_bias.
+  for (LmParam& p : params_) (*init)(p.name, p.attrs, &p.weight, &rng);
 }
 
 std::vector<std::string> LmTrainer::PlacementLines() const {

@@ -134,6 +134,24 @@ TEST(InitializerTest, SuffixDispatch) {
   EXPECT_GT(other.var, 0);
 }
 
+TEST(InitializerTest, LstmBiasSetsTheForgetGate) {
+  // What loom::rnn::LSTMCell (as MXNet's) puts on its i2h bias: gates i, f, c, o of 2 each.
+  EXPECT_EQ(Init(Type("xavier"), "lstm_i2h_bias", {8},
+                 {{"__init__", R"(["lstmbias", {"forget_bias": 1.5}])"}})
+                .ToVector<float>(),
+            (std::vector<float>{0, 0, 1.5f, 1.5f, 0, 0, 0, 0}));
+  EXPECT_EQ(Init(Type("xavier"), "lstm_i2h_bias", {4}, {{"__init__", R"(["LSTMBias", {}])"}})
+                .ToVector<float>(),
+            (std::vector<float>{0, 1, 0, 0}));
+  try {
+    Init(Type("xavier"), "b", {6}, {{"__init__", "lstmbias"}});
+    ADD_FAILURE() << "a bias of 6 values is no LSTM bias";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("variable 'b': lstmbias initialises"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(InitializerTest, InitAttributeWins) {
   const proto::Initializer cfg = Type("xavier");
   // What MXNet writes: prelu's gamma, BatchNorm's moving stats, Variable(init=...).

@@ -33,9 +33,9 @@ bool EndsWith(const std::string& text, std::string_view suffix) {
 
 // One initializer with its arguments, as the configuration or an `__init__` attribute names it.
 struct InitRule {
-  enum class Kind { kConstant, kUniform, kNormal, kXavier };
+  enum class Kind { kConstant, kUniform, kNormal, kXavier, kLstmBias };
   Kind kind = Kind::kConstant;
-  double value = 0;                 // constant
+  double value = 0;                 // constant; lstmbias: the forget gate's bias
   double scale = 0.07;              // uniform: U(-scale, scale)
   double sigma = 0.01;              // normal: N(0, sigma^2)
   bool gaussian = false;            // xavier: rnd_type
@@ -115,6 +115,18 @@ void Fill(const InitRule& rule, const std::string& name, const Shape& shape,
     case InitRule::Kind::kXavier:
       FillXavier(rule, name, shape, values, rng);
       return;
+    case InitRule::Kind::kLstmBias: {
+      // MXNet's LSTMBias: zeros, and forget_bias in the second quarter (gates i, f, c, o).
+      LOOM_CHECK_TYPED(ConfigError, shape.ndim() == 1 && shape[0] % 4 == 0, "variable '", name,
+                       "': lstmbias initialises an LSTM bias of 4 * num_hidden values but the "
+                       "shape is ",
+                       shape.ToString());
+      const auto hidden = static_cast<size_t>(shape[0] / 4);
+      std::fill(values->begin(), values->end(), 0.0);
+      std::fill(values->begin() + static_cast<ptrdiff_t>(hidden),
+                values->begin() + static_cast<ptrdiff_t>(2 * hidden), rule.value);
+      return;
+    }
   }
 }
 
@@ -172,10 +184,12 @@ InitRule ParseInitAttribute(const std::string& variable, const std::string& text
     allowed = {"rnd_type", "factor_type", "magnitude"};
   } else if (kind == "msraprelu") {
     allowed = {"factor_type", "slope"};
+  } else if (kind == "lstmbias") {
+    allowed = {"forget_bias"};
   } else if (kind != "zero" && kind != "zeros" && kind != "one" && kind != "ones") {
     throw ConfigError(where + "unknown initializer '" + init_name +
                       "': expected one of zero, zeros, one, ones, constant, uniform, normal, "
-                      "xavier, msraprelu");
+                      "xavier, msraprelu, lstmbias");
   }
   if (kwargs && kwargs.IsMap()) {
     for (const auto& item : kwargs) {
@@ -218,6 +232,11 @@ InitRule ParseInitAttribute(const std::string& variable, const std::string& text
   if (kind == "normal") {
     rule.kind = InitRule::Kind::kNormal;
     rule.sigma = number("sigma", 0.01);
+    return rule;
+  }
+  if (kind == "lstmbias") {
+    rule.kind = InitRule::Kind::kLstmBias;
+    rule.value = number("forget_bias", 1.0);
     return rule;
   }
   if (kind == "msraprelu") {
