@@ -89,17 +89,34 @@ std::pair<std::vector<Symbol>, std::vector<Symbol>> RNNCellBase::Unroll(
   return {std::move(outputs), std::move(states)};
 }
 
-// ---- RNNCell ----
+// ---- ProjectionCell ----
 
-RNNCell::RNNCell(int64_t num_hidden, std::string activation, std::string prefix)
-    : RNNCellBase(std::move(prefix)), num_hidden_(num_hidden), activation_(std::move(activation)) {
-  LOOM_CHECK(num_hidden > 0, "RNNCell '", prefix_, "': expected num_hidden > 0 but got ",
+ProjectionCell::ProjectionCell(const char* kind, int64_t num_hidden, int64_t gates,
+                               std::string prefix, const std::optional<std::string>& i2h_bias_init)
+    : RNNCellBase(std::move(prefix)), num_hidden_(num_hidden), gates_(gates) {
+  LOOM_CHECK(num_hidden > 0, kind, " '", prefix_, "': expected num_hidden > 0 but got ",
              num_hidden);
   i2h_weight_ = Param("i2h_weight");
-  i2h_bias_ = Param("i2h_bias");
+  i2h_bias_ = Param("i2h_bias", {.init = i2h_bias_init});
   h2h_weight_ = Param("h2h_weight");
   h2h_bias_ = Param("h2h_bias");
 }
+
+std::pair<Symbol, Symbol> ProjectionCell::Project(const Symbol& input, const Symbol& h,
+                                                  const std::string& i2h_name,
+                                                  const std::string& h2h_name) const {
+  const int64_t outputs = gates_ * num_hidden_;
+  return {op::FullyConnected(
+              input, {.num_hidden = outputs, .weight = i2h_weight_, .bias = i2h_bias_}, i2h_name),
+          op::FullyConnected(h, {.num_hidden = outputs, .weight = h2h_weight_, .bias = h2h_bias_},
+                             h2h_name)};
+}
+
+// ---- RNNCell ----
+
+RNNCell::RNNCell(int64_t num_hidden, std::string activation, std::string prefix)
+    : ProjectionCell("RNNCell", num_hidden, 1, std::move(prefix)),
+      activation_(std::move(activation)) {}
 
 std::vector<StateInfo> RNNCell::state_info() const { return {{Shape{0, num_hidden_}, "NC"}}; }
 
@@ -107,29 +124,17 @@ std::pair<Symbol, std::vector<Symbol>> RNNCell::operator()(const Symbol& input,
                                                            const std::vector<Symbol>& states) {
   CheckStates(prefix_, states, 1);
   const std::string name = NextStepName();
-  Symbol i2h = op::FullyConnected(
-      input, {.num_hidden = num_hidden_, .weight = i2h_weight_, .bias = i2h_bias_}, name + "i2h");
-  Symbol h2h = op::FullyConnected(
-      states[0], {.num_hidden = num_hidden_, .weight = h2h_weight_, .bias = h2h_bias_},
-      name + "h2h");
+  auto [i2h, h2h] = Project(input, states[0], name + "i2h", name + "h2h");
   Symbol output = NamedActivation(i2h + h2h, activation_, name + "out");
   return {output, {output}};
 }
 
 // ---- LSTMCell ----
 
+// MXNet's init.LSTMBias(forget_bias).dumps(): json.dumps of ["lstmbias", {"forget_bias": x}].
 LSTMCell::LSTMCell(int64_t num_hidden, std::string prefix, double forget_bias)
-    : RNNCellBase(std::move(prefix)), num_hidden_(num_hidden) {
-  LOOM_CHECK(num_hidden > 0, "LSTMCell '", prefix_, "': expected num_hidden > 0 but got ",
-             num_hidden);
-  i2h_weight_ = Param("i2h_weight");
-  h2h_weight_ = Param("h2h_weight");
-  // MXNet's init.LSTMBias(forget_bias).dumps(): json.dumps of ["lstmbias", {"forget_bias": x}].
-  i2h_bias_ =
-      Param("i2h_bias",
-            {.init = "[\"lstmbias\", {\"forget_bias\": " + Scalar(forget_bias).ToString() + "}]"});
-  h2h_bias_ = Param("h2h_bias");
-}
+    : ProjectionCell("LSTMCell", num_hidden, 4, std::move(prefix),
+                     "[\"lstmbias\", {\"forget_bias\": " + Scalar(forget_bias).ToString() + "}]") {}
 
 std::vector<StateInfo> LSTMCell::state_info() const {
   return {{Shape{0, num_hidden_}, "NC"}, {Shape{0, num_hidden_}, "NC"}};
@@ -139,12 +144,7 @@ std::pair<Symbol, std::vector<Symbol>> LSTMCell::operator()(const Symbol& input,
                                                             const std::vector<Symbol>& states) {
   CheckStates(prefix_, states, 2);
   const std::string name = NextStepName();
-  Symbol i2h = op::FullyConnected(
-      input, {.num_hidden = 4 * num_hidden_, .weight = i2h_weight_, .bias = i2h_bias_},
-      name + "i2h");
-  Symbol h2h = op::FullyConnected(
-      states[0], {.num_hidden = 4 * num_hidden_, .weight = h2h_weight_, .bias = h2h_bias_},
-      name + "h2h");
+  auto [i2h, h2h] = Project(input, states[0], name + "i2h", name + "h2h");
   Symbol gates = i2h + h2h;
   Symbol slice = op::SliceChannel(gates, {.num_outputs = 4}, name + "slice");
   Symbol in_gate = NamedActivation(slice[0], "sigmoid", name + "i");
@@ -161,14 +161,7 @@ std::pair<Symbol, std::vector<Symbol>> LSTMCell::operator()(const Symbol& input,
 // ---- GRUCell ----
 
 GRUCell::GRUCell(int64_t num_hidden, std::string prefix)
-    : RNNCellBase(std::move(prefix)), num_hidden_(num_hidden) {
-  LOOM_CHECK(num_hidden > 0, "GRUCell '", prefix_, "': expected num_hidden > 0 but got ",
-             num_hidden);
-  i2h_weight_ = Param("i2h_weight");
-  i2h_bias_ = Param("i2h_bias");
-  h2h_weight_ = Param("h2h_weight");
-  h2h_bias_ = Param("h2h_bias");
-}
+    : ProjectionCell("GRUCell", num_hidden, 3, std::move(prefix)) {}
 
 std::vector<StateInfo> GRUCell::state_info() const { return {{Shape{0, num_hidden_}, "NC"}}; }
 
@@ -178,12 +171,7 @@ std::pair<Symbol, std::vector<Symbol>> GRUCell::operator()(const Symbol& input,
   // MXNet names these '%s_i2h' with name = '<prefix>t<k>_', hence the double underscore.
   const std::string name = NextStepName();
   const Symbol& prev_h = states[0];
-  Symbol i2h = op::FullyConnected(
-      input, {.num_hidden = 3 * num_hidden_, .weight = i2h_weight_, .bias = i2h_bias_},
-      name + "_i2h");
-  Symbol h2h = op::FullyConnected(
-      prev_h, {.num_hidden = 3 * num_hidden_, .weight = h2h_weight_, .bias = h2h_bias_},
-      name + "_h2h");
+  auto [i2h, h2h] = Project(input, prev_h, name + "_i2h", name + "_h2h");
   Symbol i2h_slice = op::SliceChannel(i2h, {.num_outputs = 3}, name + "_i2h_slice");
   Symbol h2h_slice = op::SliceChannel(h2h, {.num_outputs = 3}, name + "_h2h_slice");
   Symbol reset_gate = NamedActivation(i2h_slice[0] + h2h_slice[0], "sigmoid", name + "_r_act");

@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -102,8 +103,26 @@ class RNNCellBase {
   int init_counter_ = -1;
 };
 
+/// A cell built from an input-to-hidden and a hidden-to-hidden FullyConnected layer of
+/// gates * num_hidden outputs, with the parameters <prefix>{i2h,h2h}_{weight,bias}.
+class ProjectionCell : public RNNCellBase {
+ protected:
+  /// kind names the cell in messages ("LSTMCell"); i2h_bias_init: the i2h bias's __init__.
+  ProjectionCell(const char* kind, int64_t num_hidden, int64_t gates, std::string prefix,
+                 const std::optional<std::string>& i2h_bias_init = std::nullopt);
+  /// FullyConnected(input) and FullyConnected(h), named i2h_name and h2h_name.
+  std::pair<Symbol, Symbol> Project(const Symbol& input, const Symbol& h,
+                                    const std::string& i2h_name, const std::string& h2h_name) const;
+
+  int64_t num_hidden_;
+
+ private:
+  int64_t gates_;
+  Symbol i2h_weight_, i2h_bias_, h2h_weight_, h2h_bias_;
+};
+
 /// Vanilla RNN: out = act(FC(input) + FC(h)); one state.
-class RNNCell : public RNNCellBase {
+class RNNCell : public ProjectionCell {
  public:
   explicit RNNCell(int64_t num_hidden, std::string activation = "tanh",
                    std::string prefix = "rnn_");
@@ -112,37 +131,27 @@ class RNNCell : public RNNCellBase {
   std::vector<StateInfo> state_info() const override;
 
  private:
-  int64_t num_hidden_;
   std::string activation_;
-  Symbol i2h_weight_, i2h_bias_, h2h_weight_, h2h_bias_;
 };
 
 /// LSTM with gates in MXNet's order i, f, c (candidate), o; states [h, c]. The i2h bias carries
 /// __init__ = ["lstmbias", {"forget_bias": <forget_bias>}] (MXNet's LSTMBias initializer).
-class LSTMCell : public RNNCellBase {
+class LSTMCell : public ProjectionCell {
  public:
   explicit LSTMCell(int64_t num_hidden, std::string prefix = "lstm_", double forget_bias = 1.0);
   std::pair<Symbol, std::vector<Symbol>> operator()(const Symbol& input,
                                                     const std::vector<Symbol>& states) override;
   std::vector<StateInfo> state_info() const override;
-
- private:
-  int64_t num_hidden_;
-  Symbol i2h_weight_, i2h_bias_, h2h_weight_, h2h_bias_;
 };
 
 /// GRU with gates r, z, n (MXNet's and cuDNN's): n = tanh(i2h_n + r * h2h_n),
 /// h' = (1 - z) * n + z * h; one state.
-class GRUCell : public RNNCellBase {
+class GRUCell : public ProjectionCell {
  public:
   explicit GRUCell(int64_t num_hidden, std::string prefix = "gru_");
   std::pair<Symbol, std::vector<Symbol>> operator()(const Symbol& input,
                                                     const std::vector<Symbol>& states) override;
   std::vector<StateInfo> state_info() const override;
-
- private:
-  int64_t num_hidden_;
-  Symbol i2h_weight_, i2h_bias_, h2h_weight_, h2h_bias_;
 };
 
 /// Applies Dropout(p) to the input (when p > 0); no state, no parameters.
