@@ -217,6 +217,7 @@ int main(int argc, char** argv) {
   // MPI_THREAD_MULTIPLE: the raw reference runs on this thread while Loom's communication
   // threads poll theirs.
   int provided = 0;
+  loom::comm::PrepareMpiEnvironment();  // as Loom itself does before MPI_Init
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -69,6 +69,10 @@ std::chrono::milliseconds ResolveTimeout(const CommOptions& options) {
   return std::chrono::milliseconds(std::max<int64_t>(1, std::llround(seconds * 1000)));
 }
 
+void PrepareMpiEnvironment() {
+  setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", /*overwrite=*/0);
+}
+
 std::vector<std::string> AvailableBackends() {
   std::vector<std::string> names = {"local"};
   if (detail::HasMpi()) names.push_back("mpi");

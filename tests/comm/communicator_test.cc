@@ -250,5 +250,23 @@ TEST(DiscoverLaunch, BadVariablesAreErrors) {
   }
 }
 
+TEST(PrepareMpiEnvironment, SetsOpenMpiDefaultsAndKeepsTheUsers) {
+  constexpr const char* kAlgorithm = "OMPI_MCA_coll_libnbc_iallreduce_algorithm";
+  const char* before = std::getenv(kAlgorithm);
+  const std::string saved = before ? before : "";
+  unsetenv(kAlgorithm);
+  PrepareMpiEnvironment();
+  ASSERT_NE(std::getenv(kAlgorithm), nullptr);
+  EXPECT_STREQ(std::getenv(kAlgorithm), "3");  // Rabenseifner's
+  setenv(kAlgorithm, "1", /*overwrite=*/1);
+  PrepareMpiEnvironment();
+  EXPECT_STREQ(std::getenv(kAlgorithm), "1");
+  if (before) {
+    setenv(kAlgorithm, saved.c_str(), 1);
+  } else {
+    unsetenv(kAlgorithm);
+  }
+}
+
 }  // namespace
 }  // namespace loom::comm

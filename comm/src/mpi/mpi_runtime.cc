@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "loom/comm/communicator.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::comm::detail {
@@ -31,6 +32,7 @@ MpiRuntime::MpiRuntime() {
   MPI_Initialized(&initialized);
   int provided = MPI_THREAD_SINGLE;
   if (!initialized) {
+    PrepareMpiEnvironment();
     const int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
     LOOM_CHECK_TYPED(CommError, rc == MPI_SUCCESS, "MPI_Init_thread failed: ", MpiErrorString(rc));
     owner_ = true;
