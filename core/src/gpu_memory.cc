@@ -22,6 +22,11 @@ namespace {
 class NoCudaMemoryApi final : public GpuMemoryApi {
  public:
   int DeviceCount() override { return 0; }
+  std::string RuntimeVersion() override { return ""; }
+  std::string DeviceDescription(int id) override {
+    throw NotSupportedError("cannot describe " + Context::GPU(id).ToString() +
+                            ": Loom was built without CUDA");
+  }
   std::unique_ptr<StoragePool> NewDevicePool(int id) override {
     throw NotSupportedError("cannot use " + Context::GPU(id).ToString() +
                             ": Loom was built without CUDA (configure with -DLOOM_USE_CUDA=ON)");

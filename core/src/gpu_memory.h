@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "loom/core/storage.h"
 #include "loom/scheduler/context.h"
@@ -15,6 +16,10 @@ class GpuMemoryApi {
   virtual ~GpuMemoryApi() = default;
   /// Usable GPUs; 0 without CUDA or when the runtime finds none.
   virtual int DeviceCount() = 0;
+  /// The CUDA runtime's version ("12.4"); "" in a CPU-only build.
+  virtual std::string RuntimeVersion() = 0;
+  /// gpu(id)'s name and memory ("NVIDIA H100 80GB HBM3, 79.1 GiB"), id < DeviceCount().
+  virtual std::string DeviceDescription(int id) = 0;
   /// gpu(id)'s pool. Throws NotSupportedError (no CUDA) or loom::Error (no such GPU).
   virtual std::unique_ptr<StoragePool> NewDevicePool(int id) = 0;
   /// A pool of page-locked host memory for cpu_pinned(id); only called when DeviceCount() > 0.

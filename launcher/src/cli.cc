@@ -47,6 +47,11 @@ const std::map<std::string, Command>& Commands() {
        {"EXPERIMENT.yaml [key.path=value ...] [--print-config]\n      trains a YAML experiment"
         " (configs/fashion_mnist_mlp.yaml); --print-config prints the resolved config",
         cli::Train}},
+      {"version",
+       {"(also --version)\n      Loom's version, the libraries it was built with (CUDA, cuDNN, "
+        "NCCL,"
+        " MPI, oneDNN, ...) and the GPUs found",
+        cli::Version}},
   };
   return commands;
 }
@@ -65,7 +70,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     Usage(args.empty() ? err : out);
     return args.empty() ? cli::kExitFailure : 0;
   }
-  auto it = Commands().find(args[0]);
+  auto it = Commands().find(args[0] == "--version" ? std::string("version") : args[0]);
   if (it == Commands().end()) {
     err << "loom: unknown command '" << args[0] << "' (try `loom --help`)\n";
     return cli::kExitFailure;

@@ -17,5 +17,6 @@ int Launch(const std::vector<std::string>& args, std::ostream& out, std::ostream
 int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Ops(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Version(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace loom::cli

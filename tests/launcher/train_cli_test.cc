@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli_test_util.h"
+#include "loom/core/storage.h"
 #include "loom/launcher/cli.h"
 #include "loom/train/config.h"
 
@@ -114,6 +115,22 @@ TEST_F(TrainCliTest, ShortRunExitsZeroAndSavesOverrides) {
   overrides << in.rdbuf();
   EXPECT_EQ(overrides.str(), "- 'logging.run_dir=" + run + "'\n- 'trainer.epochs=2'\n");
   EXPECT_TRUE(fs::exists(fs::path(run) / "checkpoints" / "ckpt-final.pb"));
+}
+
+TEST(VersionCli, ListsLibrariesAndGpus) {
+  for (const char* spelling : {"--version", "version"}) {
+    const Result r = Loom({spelling});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("loom "));
+    for (const char* library :
+         {"CUDA", "cuDNN", "NCCL", "MPI", "oneDNN", "OpenBLAS", "oneTBB", "protobuf"}) {
+      EXPECT_THAT(r.out, HasSubstr(std::string("\n  ") + library + " ")) << library;
+    }
+    EXPECT_THAT(r.out, HasSubstr(NumGpus() == 0 ? "GPUs      none found" : "GPU       gpu(0): "));
+  }
+  const Result extra = Loom({"version", "--all"});
+  EXPECT_EQ(extra.status, 2);
+  EXPECT_THAT(extra.err, HasSubstr("expected no arguments"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // pools for cpu_pinned(i), and stream copies. A full caching GPU allocator comes later.
 #include <cuda_runtime_api.h>
 
+#include <cstdio>
 #include <string>
 
 #include "gpu_memory.h"
@@ -72,6 +73,29 @@ class CudaMemoryApi final : public GpuMemoryApi {
   }
 
   int DeviceCount() override { return count_; }
+
+  std::string RuntimeVersion() override {
+    int version = 0;
+    if (cudaRuntimeGetVersion(&version) != cudaSuccess) {
+      cudaGetLastError();
+      return "unknown";
+    }
+    return std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
+  }
+
+  std::string DeviceDescription(int id) override {
+    cudaDeviceProp prop{};
+    const cudaError_t status = cudaGetDeviceProperties(&prop, id);
+    if (status != cudaSuccess) {
+      cudaGetLastError();
+      throw Error(StrCat("cannot describe ", Context::GPU(id).ToString(), ": ",
+                         cudaGetErrorString(status)));
+    }
+    char memory[32];
+    std::snprintf(memory, sizeof memory, "%.1f GiB",
+                  static_cast<double>(prop.totalGlobalMem) / (1ull << 30));
+    return StrCat(prop.name, ", ", memory, ", compute capability ", prop.major, ".", prop.minor);
+  }
 
   std::unique_ptr<StoragePool> NewDevicePool(int id) override {
     if (count_status_ != cudaSuccess) {
