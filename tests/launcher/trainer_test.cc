@@ -303,6 +303,15 @@ TEST_F(TrainerTest, MXNetParamsFineTuneRoundTrip) {
                                     "shapes: (32,40) in the file but (16,40) in the model"));
 }
 
+TEST_F(TrainerTest, SeveralDevicesInOneProcessAreAConfigErrorPointingToOneProcessPerDevice) {
+  proto::Experiment e = Synthetic("devices");
+  e.mutable_trainer()->set_context("cpu(0),cpu(1)");
+  EXPECT_EQ(Train(e), kExitConfigError);
+  EXPECT_THAT(err_.str(), HasSubstr("trainer.context: several devices in one process "
+                                    "('cpu(0),cpu(1)') are not supported yet"));
+  EXPECT_THAT(err_.str(), HasSubstr("loom launch -n N"));
+}
+
 TEST_F(TrainerTest, SymbolWhoseInputsDoNotMatchTheDataIsAConfigError) {
   const fs::path symbol = root_ / "net-symbol.json";
   std::ofstream(symbol) << R"({"nodes": [{"op": "null", "name": "x", "inputs": []},

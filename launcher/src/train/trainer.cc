@@ -266,9 +266,10 @@ void Run::Setup() {
   const proto::Trainer& tr = exp_.trainer();
   if (tr.threads() > 0) cpu::SetKernelThreads(tr.threads());
   LOOM_CHECK_TYPED(ConfigError, tr.context().find(',') == std::string::npos,
-                   "trainer.context: several devices ('", tr.context(),
-                   "') need data-parallel training, which this build does not have yet; "
-                   "give one device such as cpu or cpu(1)");
+                   "trainer.context: several devices in one process ('", tr.context(),
+                   "') are not supported yet; give one device such as cpu or cpu(1) and run one "
+                   "process per device (mpirun -np N or loom launch -n N, "
+                   "distributed.kvstore=dist_sync), or split the model with trainer.group2ctx");
   Context ctx;
   try {
     ctx = Context::Parse(tr.context());
