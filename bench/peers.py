@@ -30,17 +30,9 @@ import subprocess
 import sys
 import time
 
+from peer_common import importable, thread_env
+
 BATCH = 128
-
-
-def child_env(threads):
-    env = dict(os.environ)
-    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "LOOM_CPU_WORKER_NTHREADS", "LOOM_KERNEL_THREADS"):
-        env[key] = str(threads)
-    env["MXNET_CPU_WORKER_NTHREADS"] = "1"  # one engine worker; operators use OMP threads
-    env["MXNET_ENGINE_TYPE"] = "ThreadedEnginePerDevice"
-    return env
 
 
 def best_step_seconds(step, sync, seconds):
@@ -154,7 +146,7 @@ def run_child(argv):
 
 def measure(cmd, threads, wall_marker, cpu_marker):
     """Runs cmd with `threads` threads everywhere; (wall ms, CPU ms) per step from its output."""
-    out = subprocess.run(cmd, env=child_env(threads), capture_output=True, text=True)
+    out = subprocess.run(cmd, env=thread_env(threads), capture_output=True, text=True)
     found = {}
     for line in out.stdout.splitlines():
         parts = line.split()
@@ -169,14 +161,6 @@ def measure(cmd, threads, wall_marker, cpu_marker):
 def median(values):
     v = sorted(values)
     return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-
-
-def importable(python, module):
-    try:
-        return subprocess.run([python, "-c", "import " + module], capture_output=True,
-                              timeout=120).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 def main():

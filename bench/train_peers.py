@@ -38,6 +38,8 @@ import sys
 import tempfile
 import time
 
+from peer_common import importable, thread_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 CONFIGS = {"mlp": "configs/fashion_mnist_mlp.yaml", "lenet": "configs/fashion_mnist_lenet.yaml"}
@@ -47,15 +49,6 @@ LR = {"mlp": 0.1, "lenet": 0.05}
 MOMENTUM = 0.9
 WD = 1e-4
 MEAN, STD = 0.286, 0.353
-
-
-def thread_env(threads):
-    env = dict(os.environ)
-    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "LOOM_CPU_WORKER_NTHREADS", "LOOM_KERNEL_THREADS"):
-        env[key] = str(threads)
-    env["MXNET_CPU_WORKER_NTHREADS"] = "1"  # one engine worker; operators use OMP threads
-    return env
 
 
 # ---- the peers, run as children: `train_peers.py --child mxnet|torch MODEL THREADS EPOCHS LIMIT`
@@ -215,14 +208,6 @@ def peer_epochs(python, framework, model, threads, epochs, limit):
         raise RuntimeError("%s failed (exit %d): %s" % (" ".join(cmd), out.returncode,
                                                           (out.stderr or out.stdout)[-2000:]))
     return rates
-
-
-def importable(python, module):
-    try:
-        return subprocess.run([python, "-c", "import " + module], capture_output=True,
-                              timeout=120).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 def version(python, module):
