@@ -129,6 +129,11 @@ NDArray& Ensure(NDArray& buffer, const Entry& e, Context ctx) {
 
 // ---- KVStore --------------------------------------------------------------------------------
 
+bool ReducesAcrossProcesses(std::string_view type) {
+  const std::string name = Lower(type);
+  return Contains(name, "dist") || Contains(name, "nccl");
+}
+
 std::unique_ptr<KVStore> KVStore::Create(std::string_view type, const KVStoreOptions& options) {
   const std::string name = Lower(type);
   auto impl = std::make_unique<Impl>();

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "commands.h"
+#include "loom/comm/kvstore.h"
 #include "loom/launcher/launch.h"
 #include "loom/scheduler/error.h"
 #include "loom/train/config.h"
@@ -68,11 +69,6 @@ int ParseCount(const std::string& value, const std::string& where, const std::st
   LOOM_CHECK(ec == std::errc() && end == value.data() + value.size() && n > 0, where,
              ": expected a positive integer in '", field, "' but got '", value, "'");
   return n;
-}
-
-/// Kvstores that sum across processes; anything else trains N independent models.
-bool ReducesAcrossProcesses(const std::string& kvstore) {
-  return kvstore == "dist_sync" || kvstore == "dist_device_sync" || kvstore == "nccl";
 }
 
 }  // namespace
@@ -173,7 +169,7 @@ LaunchCommand BuildLaunchCommand(const LaunchRequest& request, const LaunchEnvir
   cmd.argv.insert(cmd.argv.end(), {env.loom_executable, "train", request.experiment});
   cmd.argv.insert(cmd.argv.end(), request.overrides.begin(), request.overrides.end());
   const std::string& kvstore = experiment.distributed().kvstore();
-  if (!ReducesAcrossProcesses(kvstore)) {
+  if (!comm::ReducesAcrossProcesses(kvstore)) {
     const std::string dist = kvstore == "device" ? "dist_device_sync" : "dist_sync";
     cmd.argv.push_back("distributed.kvstore=" + dist);
     cmd.notes.push_back("the experiment's kvstore '" + kvstore +

@@ -269,5 +269,14 @@ TEST(KVStoreDevice, SumsAcrossDevices) {
   }
 }
 
+TEST(KVStoreTypes, WhichReduceAcrossProcesses) {
+  for (const char* type : {"dist_sync", "dist_device_sync", "dist", "Dist_Sync", "nccl"}) {
+    EXPECT_TRUE(ReducesAcrossProcesses(type)) << type;
+  }
+  for (const char* type : {"local", "device", "local_allreduce_cpu", "local_allreduce_device"}) {
+    EXPECT_FALSE(ReducesAcrossProcesses(type)) << type;
+  }
+}
+
 }  // namespace
 }  // namespace loom::comm

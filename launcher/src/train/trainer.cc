@@ -199,8 +199,7 @@ comm::KVStoreOptions KVStoreOptionsOf(const proto::Distributed& d) {
 std::shared_ptr<comm::KVStore> CreateKVStore(const proto::Distributed& d,
                                              const comm::KVStoreOptions& options,
                                              const comm::LaunchInfo& job) {
-  // nccl also reduces across processes (NCCL bootstrapped over MPI).
-  const bool dist = d.kvstore().starts_with("dist") || d.kvstore() == "nccl";
+  const bool dist = comm::ReducesAcrossProcesses(d.kvstore());
   LOOM_CHECK_TYPED(ConfigError, job.size == 1 || dist, "distributed.kvstore: this process is ",
                    job.ToString(), " but the kvstore '", d.kvstore(),
                    "' trains in one process; set distributed.kvstore=dist_sync (or "

@@ -113,6 +113,10 @@ struct KVStoreOptions {
   std::shared_ptr<Communicator> communicator;
 };
 
+/// Whether a store of this type sums across processes (dist_sync, dist_device_sync, dist, nccl;
+/// the names as Create reads them); the others train one model per process.
+bool ReducesAcrossProcesses(std::string_view type);
+
 class KVStore {
  public:
   /// @throws loom::Error for an unknown name (listing the accepted ones), NotSupportedError for
