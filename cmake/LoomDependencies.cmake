@@ -93,7 +93,22 @@ if(NOT LOOM_USE_CUDA STREQUAL "OFF")
     set(CMAKE_CUDA_STANDARD 20)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
-    set(LOOM_CUDA_ENABLED ON)
+    # cuDNN (convolution, pooling, normalisation, RNN kernels): in the toolkit's folders or CUDNN_ROOT.
+    find_path(LOOM_CUDNN_INCLUDE_DIR cudnn.h
+              HINTS ${CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
+    find_library(LOOM_CUDNN_LIBRARY cudnn
+                 HINTS ${CUDNN_ROOT} ${CUDAToolkit_LIBRARY_DIR} PATH_SUFFIXES lib lib64)
+    if(LOOM_CUDNN_INCLUDE_DIR AND LOOM_CUDNN_LIBRARY)
+      add_library(loom_cudnn INTERFACE)
+      target_include_directories(loom_cudnn INTERFACE ${LOOM_CUDNN_INCLUDE_DIR})
+      target_link_libraries(loom_cudnn INTERFACE ${LOOM_CUDNN_LIBRARY})
+      set(LOOM_CUDA_ENABLED ON)
+    elseif(LOOM_USE_CUDA STREQUAL "ON")
+      message(FATAL_ERROR "LOOM_USE_CUDA=ON but cuDNN (cudnn.h, libcudnn) was not found: "
+                          "install it or set CUDNN_ROOT")
+    else()
+      message(WARNING "nvcc found but cuDNN is missing (set CUDNN_ROOT): building without CUDA")
+    endif()
   elseif(LOOM_USE_CUDA STREQUAL "ON")
     message(FATAL_ERROR "LOOM_USE_CUDA=ON but no CUDA compiler (nvcc) was found")
   endif()

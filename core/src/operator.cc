@@ -223,6 +223,13 @@ OpSchema& OpSchema::Resources(ResourceFn fn) {
   return *this;
 }
 
+OpSchema& OpSchema::KernelAny(DeviceType device, std::any fn) {
+  LOOM_CHECK(!kernels_[static_cast<size_t>(device)].has_value(), "operator '", name_,
+             "' already has a ", ToString(device), " kernel");
+  kernels_[static_cast<size_t>(device)] = std::move(fn);
+  return *this;
+}
+
 OpSchema& OpSchema::TempSpace(TempSpaceFn fn) {
   temp_space_ = std::move(fn);
   return *this;
@@ -308,6 +315,9 @@ OpSchema& OpRegistry::Register(std::string name, const char* file, int line) {
   }
   auto op = std::make_unique<OpSchema>(name, file, line);
   OpSchema* ptr = op.get();
+  auto [first, last] = pending_kernels_.equal_range(name);
+  for (auto it = first; it != last; ++it) ptr->KernelAny(it->second.device, std::move(it->second.fn));
+  pending_kernels_.erase(first, last);
   by_name_.emplace(name, ptr);
   ops_.emplace(std::move(name), std::move(op));
   return *ptr;
@@ -321,6 +331,25 @@ void OpRegistry::AddAlias(std::string alias, OpSchema* op) {
                 it->second->location() + ")");
   }
   by_name_.emplace(std::move(alias), op);
+}
+
+void OpRegistry::AddKernel(std::string name, DeviceType device, std::any fn, const char* file,
+                           int line) {
+  std::lock_guard lock(mu_);
+  if (auto it = by_name_.find(name); it != by_name_.end()) {
+    it->second->KernelAny(device, std::move(fn));
+    return;
+  }
+  pending_kernels_.emplace(std::move(name),
+                           PendingKernel{device, std::move(fn), std::string(file) + ":" +
+                                                                    std::to_string(line)});
+}
+
+std::vector<std::string> OpRegistry::UnattachedKernels() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, k] : pending_kernels_) out.push_back(name + " (" + k.location + ")");
+  return out;
 }
 
 const OpSchema* OpRegistry::Find(std::string_view name) const {

@@ -187,11 +187,9 @@ class OpSchema {
   /// reads back with kernel<Fn>().
   template <typename Fn>
   OpSchema& Kernel(DeviceType device, Fn fn) {
-    LOOM_CHECK(!kernels_[static_cast<size_t>(device)].has_value(), "operator '", name_,
-               "' already has a ", ToString(device), " kernel");
-    kernels_[static_cast<size_t>(device)] = std::move(fn);
-    return *this;
+    return KernelAny(device, std::any(std::move(fn)));
   }
+  OpSchema& KernelAny(DeviceType device, std::any fn);
 
   // ---- queries ----
   const std::string& name() const { return name_; }
@@ -270,10 +268,25 @@ class OpRegistry {
   /// Every operator once, sorted by name.
   std::vector<const OpSchema*> List() const;
 
+  /// Attaches a kernel for `device` to operator `name` from a file other than the one that
+  /// registers it (the GPU kernels in operators/cuda/): at once when the operator is registered,
+  /// otherwise as soon as it is (static initialisers run in no set order across files).
+  /// Throws loom::Error when the operator already has a kernel for that device.
+  void AddKernel(std::string name, DeviceType device, std::any fn, const char* file, int line);
+  /// "name (file:line)" of every kernel added for a name no operator has taken (a typo in a
+  /// kernel file); empty when all are attached.
+  std::vector<std::string> UnattachedKernels() const;
+
  private:
+  struct PendingKernel {
+    DeviceType device;
+    std::any fn;
+    std::string location;
+  };
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<OpSchema>, std::less<>> ops_;
   std::map<std::string, OpSchema*, std::less<>> by_name_;
+  std::multimap<std::string, PendingKernel, std::less<>> pending_kernels_;
 };
 
 }  // namespace loom
@@ -286,3 +299,12 @@ class OpRegistry {
   [[maybe_unused]] static ::loom::OpSchema& LOOM_OP_CONCAT(loom_op_registration_, \
                                                            __COUNTER__) =           \
       ::loom::OpRegistry::Global().Register(#Name, __FILE__, __LINE__)
+
+/// Attaches kernel `Fn` (e.g. FCompute(ReluForwardGpu)) for `Device` (e.g. kGPU) to the operator
+/// registered elsewhere under `Name` (a string: "relu", "_backward_relu").
+#define LOOM_REGISTER_KERNEL(Name, Device, Fn)                                           \
+  [[maybe_unused]] static const bool LOOM_OP_CONCAT(loom_kernel_registration_,          \
+                                                    __COUNTER__) =                      \
+      (::loom::OpRegistry::Global().AddKernel(Name, ::loom::DeviceType::Device, Fn,     \
+                                              __FILE__, __LINE__),                      \
+       true)
