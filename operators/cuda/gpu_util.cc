@@ -79,6 +79,30 @@ cudnnHandle_t Cudnn(const OpContext& ctx) {
   return h;
 }
 
+void* Workspace(const OpContext& ctx, size_t bytes) {
+  struct Buffer {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+  };
+  thread_local std::map<int, Buffer> buffers;
+  if (bytes == 0) return nullptr;
+  Buffer& b = buffers[ctx.run.ctx.id];
+  if (b.bytes >= bytes) return b.ptr;
+  if (b.ptr != nullptr) LOOM_CUDA_CHECK(cudaFreeAsync(b.ptr, Stream(ctx)));
+  b = Buffer{};
+  const size_t grown = bytes + bytes / 4;
+  if (cudaMallocAsync(&b.ptr, grown, Stream(ctx)) != cudaSuccess) {
+    cudaGetLastError();
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    throw OutOfMemoryError(StrCat("out of memory on ", ctx.run.ctx.ToString(), ": a kernel ",
+                                  "workspace of ", grown, " bytes was requested but ", free_bytes,
+                                  " bytes are free"));
+  }
+  b.bytes = grown;
+  return b.ptr;
+}
+
 cudnnDataType_t CudnnType(DType dtype, const char* op) {
   switch (dtype) {
     case DType::kFloat32: return CUDNN_DATA_FLOAT;

@@ -37,6 +37,12 @@ cublasHandle_t Cublas(const OpContext& ctx);
 /// This thread's cuDNN handle for ctx's GPU, set to ctx's stream.
 cudnnHandle_t Cudnn(const OpContext& ctx);
 
+/// Scratch device memory of at least `bytes` for work enqueued on ctx's stream during this call
+/// (cuDNN workspaces and the like). Owned by the calling thread, whose stream is fixed, and grown
+/// stream-ordered (cudaFreeAsync/cudaMallocAsync), so later calls may reuse it at once.
+/// @throws OutOfMemoryError naming the device and the bytes.
+void* Workspace(const OpContext& ctx, size_t bytes);
+
 /// cuDNN's data type for a float dtype; throws NotSupportedError naming `op` otherwise.
 cudnnDataType_t CudnnType(DType dtype, const char* op);
 /// cuBLAS's data type for a float dtype; throws NotSupportedError naming `op` otherwise.
