@@ -1,19 +1,11 @@
 // Concat (alias concat): joins a variable number of arrays along one axis.
+#include "concat_param.h"
 #include "operators/cpu/layout.h"
 #include "shape_util.h"
 #include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
-
-struct ConcatParam {
-  int64_t num_args = 1;
-  int64_t dim = 1;
-  static void Declare(ParamDeclarer<ConcatParam>& d) {
-    d("num_args", &ConcatParam::num_args).Min(1).Describe("Number of inputs to concatenate.");
-    d("dim", &ConcatParam::dim).Default(1).Describe("The axis to join (negative from the end).");
-  }
-};
 
 void ConcatShape(ShapeContext& ctx) {
   const auto& p = ctx.param<ConcatParam>();

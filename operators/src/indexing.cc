@@ -3,6 +3,7 @@
 // batch_take are not differentiable (as in MXNet).
 #include "operators/cpu/indexing.h"
 
+#include "indexing_param.h"
 #include "nn_util.h"
 #include "operators/cpu/pick.h"
 
@@ -27,22 +28,6 @@ void AppendAxisShape(ShapeContext& ctx, int64_t n, const std::string& why) {
 }
 
 // ---- Embedding ----
-
-struct EmbeddingParam {
-  int64_t input_dim = 0;
-  int64_t output_dim = 0;
-  DType dtype = DType::kFloat32;
-  bool sparse_grad = false;
-  static void Declare(ParamDeclarer<EmbeddingParam>& d) {
-    using P = EmbeddingParam;
-    d("input_dim", &P::input_dim).Min(1).Describe("Vocabulary size (rows of the weight).");
-    d("output_dim", &P::output_dim).Min(1).Describe("Embedding size (columns of the weight).");
-    d("dtype", &P::dtype).Default(DType::kFloat32).Describe("dtype of the weight and output.");
-    d("sparse_grad", &P::sparse_grad)
-        .Default(false)
-        .Describe("Row-sparse weight gradient (computed densely by Loom).");
-  }
-};
 
 void EmbeddingShape(ShapeContext& ctx) {
   const auto& p = ctx.param<EmbeddingParam>();
@@ -93,20 +78,6 @@ LOOM_REGISTER_OP(_backward_Embedding)
 
 // ---- one_hot ----
 
-struct OneHotParam {
-  int64_t depth = 0;
-  double on_value = 1;
-  double off_value = 0;
-  DType dtype = DType::kFloat32;
-  static void Declare(ParamDeclarer<OneHotParam>& d) {
-    using P = OneHotParam;
-    d("depth", &P::depth).Min(0).Describe("Length of each one-hot vector.");
-    d("on_value", &P::on_value).Default(1).Describe("Value at the index.");
-    d("off_value", &P::off_value).Default(0).Describe("Value elsewhere.");
-    d("dtype", &P::dtype).Default(DType::kFloat32).Describe("dtype of the output.");
-  }
-};
-
 void OneHotCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
   const auto& p = attrs.param<OneHotParam>();
   cpu::OneHot(in[0], p.depth, p.on_value, p.off_value, out[0], req[0]);
@@ -128,26 +99,6 @@ off_value elsewhere, with dtype `dtype`. An index outside [0, depth) is an error
     .Kernel(DeviceType::kCPU, FCompute(OneHotCompute));
 
 // ---- pick ----
-
-struct PickParam {
-  enum class Mode { kClip, kWrap };
-  std::optional<int64_t> axis = -1;
-  bool keepdims = false;
-  Mode mode = Mode::kClip;
-  static void Declare(ParamDeclarer<PickParam>& d) {
-    d("axis", &PickParam::axis)
-        .Default(int64_t{-1})
-        .Describe("The axis to pick along (negative from the end).");
-    d("keepdims", &PickParam::keepdims).Default(false).Describe("Keep the axis with size 1.");
-    d("mode", &PickParam::mode)
-        .Default(Mode::kClip)
-        .Enum<Mode>({{"clip", Mode::kClip}, {"wrap", Mode::kWrap}})
-        .Describe("Out-of-range indices: clip to the ends or wrap around.");
-    d.Validate([](PickParam& p) {
-      LOOM_CHECK(p.axis.has_value(), "parameter 'axis': pick needs an axis but got None");
-    });
-  }
-};
 
 void PickShape(ShapeContext& ctx) {
   const auto& p = ctx.param<PickParam>();

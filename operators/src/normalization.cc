@@ -3,26 +3,10 @@
 #include "operators/cpu/normalization.h"
 
 #include "nn_util.h"
+#include "normalization_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct L2NormalizationParam {
-  enum class Mode { kInstance, kChannel, kSpatial };
-  float eps = 1e-10f;
-  Mode mode = Mode::kInstance;
-  static void Declare(ParamDeclarer<L2NormalizationParam>& d) {
-    d("eps", &L2NormalizationParam::eps).Default(1e-10f).Describe("Added to the norm.");
-    d("mode", &L2NormalizationParam::mode)
-        .Default(Mode::kInstance)
-        .Enum<Mode>({{"instance", Mode::kInstance},
-                     {"channel", Mode::kChannel},
-                     {"spatial", Mode::kSpatial}})
-        .Describe(
-            "Normalise each instance, each position across channels (axis 1), or each "
-            "channel across positions.");
-  }
-};
 
 void L2NormalizationShape(ShapeContext& ctx) {
   const auto& p = ctx.param<L2NormalizationParam>();
@@ -96,13 +80,6 @@ LOOM_REGISTER_OP(_backward_L2Normalization)
     .Describe("Gradient of L2Normalization from the head gradient, the output and norm.")
     .Inputs({"out_grad", "output", "norm"})
     .Kernel(DeviceType::kCPU, FCompute(L2NormalizationBackwardCompute));
-
-struct InstanceNormParam {
-  float eps = 1e-3f;
-  static void Declare(ParamDeclarer<InstanceNormParam>& d) {
-    d("eps", &InstanceNormParam::eps).Default(1e-3f).Describe("Added to the variance.");
-  }
-};
 
 void InstanceNormShape(ShapeContext& ctx) {
   ctx.SetIn(0, ctx.out(0), "the output shape");

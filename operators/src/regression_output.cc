@@ -2,16 +2,10 @@
 // heads: the gradient ignores the head gradient, so Backward() needs none.
 #include "nn_util.h"
 #include "operators/cpu/softmax.h"
+#include "regression_output_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct RegressionOutputParam {
-  float grad_scale = 1;
-  static void Declare(ParamDeclarer<RegressionOutputParam>& d) {
-    d("grad_scale", &RegressionOutputParam::grad_scale).Default(1).Describe("Scales the gradient.");
-  }
-};
 
 // The output has the data's shape. The label defaults to the data's shape, except (N,) for
 // data (N, 1); a given label must have the data's batch size and number of elements.

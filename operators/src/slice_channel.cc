@@ -1,24 +1,11 @@
 // SliceChannel (alias split): splits an array into equal parts along one axis.
 #include "operators/cpu/layout.h"
 #include "shape_util.h"
+#include "slice_channel_param.h"
 #include "tensor_kernels.h"
 
 namespace loom::ops {
 namespace {
-
-struct SliceChannelParam {
-  int64_t num_outputs = 1;
-  int64_t axis = 1;
-  bool squeeze_axis = false;
-  static void Declare(ParamDeclarer<SliceChannelParam>& d) {
-    using P = SliceChannelParam;
-    d("num_outputs", &P::num_outputs).Min(1).Describe("Number of equal parts.");
-    d("axis", &P::axis).Default(1).Describe("The axis to split (negative from the end).");
-    d("squeeze_axis", &P::squeeze_axis)
-        .Default(false)
-        .Describe("Remove the split axis from the outputs (its size must equal num_outputs).");
-  }
-};
 
 void SliceChannelShape(ShapeContext& ctx) {
   const auto& p = ctx.param<SliceChannelParam>();

@@ -4,28 +4,10 @@
 #include "operators/cpu/layout.h"
 #include "shape_util.h"
 #include "tensor_kernels.h"
+#include "transpose_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct TransposeParam {
-  Shape axes;
-  static void Declare(ParamDeclarer<TransposeParam>& d) {
-    d("axes", &TransposeParam::axes)
-        .Default(Shape{})
-        .Describe("The permutation: output axis i is input axis axes[i] (default: reversed).");
-    d.Validate([](TransposeParam& p) {
-      std::vector<int64_t> sorted = p.axes.dims();
-      std::sort(sorted.begin(), sorted.end());
-      for (size_t i = 0; i < sorted.size(); ++i) {
-        LOOM_CHECK(sorted[i] == static_cast<int64_t>(i),
-                   "parameter 'axes': expected a "
-                   "permutation of 0..",
-                   sorted.size() - 1, " but got ", FormatParam(p.axes));
-      }
-    });
-  }
-};
 
 // perm[i] = the input axis that becomes output axis i.
 void Permute(ShapeContext& ctx, const std::vector<int>& perm) {
@@ -87,15 +69,6 @@ is reversed. Example: data (0,3,224,224) with axes (0,3,2,1) gives (0,224,224,3)
       return std::vector<NodeEntry>{
           OutputOf(MakeGradOpNode("transpose", n, "_backward", {g[0]}, params), 0)};
     });
-
-struct SwapAxisParam {
-  int64_t dim1 = 0;
-  int64_t dim2 = 0;
-  static void Declare(ParamDeclarer<SwapAxisParam>& d) {
-    d("dim1", &SwapAxisParam::dim1).Default(0).Describe("The first axis (negative from the end).");
-    d("dim2", &SwapAxisParam::dim2).Default(0).Describe("The second axis.");
-  }
-};
 
 void SwapAxisShape(ShapeContext& ctx) {
   const auto& p = ctx.param<SwapAxisParam>();
