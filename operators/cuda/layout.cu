@@ -16,8 +16,7 @@ struct View {
 };
 
 template <typename T, typename I>
-__global__ void StridedMoveKernel(View<I> v, const T* src, T* dst, I total, bool gather,
-                                  int req) {
+__global__ void StridedMoveKernel(View<I> v, const T* src, T* dst, I total, bool gather, int req) {
   for (I i = blockIdx.x * static_cast<I>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<I>(gridDim.x) * blockDim.x) {
     I rest = i, strided = v.offset;
@@ -127,8 +126,7 @@ __global__ void PadBackwardKernel(PadGeometry g, const T* dy, T* dx, int64_t tot
     for (int d = g.ndim - 1; d >= 0; --d) {
       const int64_t s = rest % g.x_dims[d];
       rest /= g.x_dims[d];
-      iv[d] = SourcesOf(mode, s, g.x_dims[d], g.before[d],
-                        g.y_dims[d] - g.x_dims[d] - g.before[d]);
+      iv[d] = SourcesOf(mode, s, g.x_dims[d], g.before[d], g.y_dims[d] - g.x_dims[d] - g.before[d]);
     }
     Acc<T> sum = 0;
     // Every combination of one interval per axis, then every position in that box.
@@ -138,7 +136,8 @@ __global__ void PadBackwardKernel(PadGeometry g, const T* dy, T* dx, int64_t tot
       for (int d = 0; d < g.ndim; ++d) at[d] = 0;
       while (true) {
         int64_t offset = 0;
-        for (int d = 0; d < g.ndim; ++d) offset = offset * g.y_dims[d] + iv[d].start[pick[d]] + at[d];
+        for (int d = 0; d < g.ndim; ++d)
+          offset = offset * g.y_dims[d] + iv[d].start[pick[d]] + at[d];
         sum += ToAcc(dy[offset]);
         int d = g.ndim - 1;
         for (; d >= 0; --d) {
@@ -158,8 +157,7 @@ __global__ void PadBackwardKernel(PadGeometry g, const T* dy, T* dx, int64_t tot
   }
 }
 
-PadGeometry MakePad(int ndim, const int64_t* x_dims, const int64_t* y_dims,
-                    const int64_t* before) {
+PadGeometry MakePad(int ndim, const int64_t* x_dims, const int64_t* y_dims, const int64_t* before) {
   if (ndim < 1 || ndim > kMaxPadDims) {
     throw Error(StrCat("Pad on GPU: expected 1 to ", kMaxPadDims, " axes but got ", ndim));
   }
@@ -189,9 +187,9 @@ __global__ void UpNearestForwardKernel(const T* x, T* y, int64_t total, int64_t 
 }
 
 template <typename T>
-__global__ void UpNearestBackwardKernel(const T* dy, T* dx, int64_t total, int64_t c,
-                                        int64_t big_c, int64_t h, int64_t w, int64_t sh,
-                                        int64_t sw, int64_t channel_offset, int req) {
+__global__ void UpNearestBackwardKernel(const T* dy, T* dx, int64_t total, int64_t c, int64_t big_c,
+                                        int64_t h, int64_t w, int64_t sh, int64_t sw,
+                                        int64_t channel_offset, int req) {
   const int64_t oh = h * sh, ow = w * sw;
   LOOM_CUDA_KERNEL_LOOP(i, total) {
     const int64_t ix = i % w, iy = (i / w) % h, plane = i / (w * h);
@@ -208,8 +206,8 @@ __global__ void UpNearestBackwardKernel(const T* dy, T* dx, int64_t total, int64
 // ---- depthwise deconvolution (bilinear UpSampling) ----
 
 template <typename T>
-__global__ void DeconvForwardKernel(DepthwiseDeconv g, const T* x, const T* wt, T* y,
-                                    int64_t total, int req) {
+__global__ void DeconvForwardKernel(DepthwiseDeconv g, const T* x, const T* wt, T* y, int64_t total,
+                                    int req) {
   LOOM_CUDA_KERNEL_LOOP(i, total) {
     const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, plane = i / (g.ow * g.oh);
     const int64_t ch = plane % g.c;
@@ -253,8 +251,7 @@ __global__ void DeconvDataGradKernel(DepthwiseDeconv g, const T* dy, const T* wt
 
 // One block per weight element (ch, ky, kx): the sum over n, iy, ix of x * dy.
 template <typename T>
-__global__ void DeconvWeightGradKernel(DepthwiseDeconv g, const T* dy, const T* x, T* dw,
-                                       int req) {
+__global__ void DeconvWeightGradKernel(DepthwiseDeconv g, const T* dy, const T* x, T* dw, int req) {
   __shared__ T shared[32];
   const int64_t kk = g.k * g.k;
   for (int64_t e = blockIdx.x; e < g.c * kk; e += gridDim.x) {
@@ -316,8 +313,7 @@ void PadForward(DType dtype, int ndim, const int64_t* x_dims, const int64_t* y_d
 }
 
 void PadBackward(DType dtype, int ndim, const int64_t* x_dims, const int64_t* y_dims,
-                 const int64_t* before, int mode, const void* dy, void* dx, int req,
-                 void* stream) {
+                 const int64_t* before, int mode, const void* dy, void* dx, int req, void* stream) {
   if (req == kReqNull) return;
   const PadGeometry g = MakePad(ndim, x_dims, y_dims, before);
   int64_t total = 1;
@@ -337,8 +333,8 @@ void UpSamplingNearestForward(DType dtype, int64_t n, int64_t c, int64_t big_c, 
   if (req == kReqNull || total == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, "UpSampling", {
     UpNearestForwardKernel<T><<<Blocks(total), kThreads, 0, Stream(stream)>>>(
-        static_cast<const T*>(x), static_cast<T*>(y), total, c, big_c, h, w, sh, sw,
-        channel_offset, req);
+        static_cast<const T*>(x), static_cast<T*>(y), total, c, big_c, h, w, sh, sw, channel_offset,
+        req);
   });
   CheckLaunch("UpSampling");
 }
@@ -362,8 +358,7 @@ void DepthwiseDeconvForward(DType dtype, const DepthwiseDeconv& g, const void* x
   if (req == kReqNull || total == 0) return;
   LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "UpSampling (bilinear)", {
     DeconvForwardKernel<T><<<Blocks(total), kThreads, 0, Stream(stream)>>>(
-        g, static_cast<const T*>(x), static_cast<const T*>(weight), static_cast<T*>(y), total,
-        req);
+        g, static_cast<const T*>(x), static_cast<const T*>(weight), static_cast<T*>(y), total, req);
   });
   CheckLaunch("UpSampling (bilinear)");
 }

@@ -38,8 +38,7 @@ void PadForward(DType dtype, int ndim, const int64_t* x_dims, const int64_t* y_d
                 int req, void* stream);
 /// dx[j] = the sum of dy over the padded positions whose source is j (no atomics: a gather).
 void PadBackward(DType dtype, int ndim, const int64_t* x_dims, const int64_t* y_dims,
-                 const int64_t* before, int mode, const void* dy, void* dx, int req,
-                 void* stream);
+                 const int64_t* before, int mode, const void* dy, void* dx, int req, void* stream);
 
 /// Nearest UpSampling of x (n, c, h, w) into channels [channel_offset, channel_offset + c) of
 /// y (n, big_c, h * sh, w * sw), and its gradient (block sums).

@@ -56,10 +56,16 @@ inline int ReduceThreads(int64_t n) { return n <= 64 ? 32 : (n <= 512 ? 128 : 25
 
 /// Runs `...` with T bound to float or double; NotSupportedError naming `what` otherwise (the
 /// operators whose CPU kernels take float32 and float64 only).
-#define LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, what, ...)                                      \
+#define LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, what, ...)                                     \
   switch (dtype) {                                                                          \
-    case ::loom::DType::kFloat32: { using T = float; __VA_ARGS__ } break;                   \
-    case ::loom::DType::kFloat64: { using T = double; __VA_ARGS__ } break;                  \
+    case ::loom::DType::kFloat32: {                                                         \
+      using T = float;                                                                      \
+      __VA_ARGS__                                                                           \
+    } break;                                                                                \
+    case ::loom::DType::kFloat64: {                                                         \
+      using T = double;                                                                     \
+      __VA_ARGS__                                                                           \
+    } break;                                                                                \
     default:                                                                                \
       throw ::loom::NotSupportedError(::loom::detail::StrCat(                               \
           what, " on GPU supports float32 and float64 but got ", ::loom::ToString(dtype))); \
