@@ -3,6 +3,7 @@
 #include "operators/cpu/tensor_misc.h"
 #include "shape_util.h"
 #include "tensor_kernels.h"
+#include "clip_param.h"
 
 namespace loom::ops {
 namespace {
@@ -113,15 +114,6 @@ LOOM_UNARY(ones_like, "Ones with the input's shape and dtype.")
     .Gradient(ZeroGradient);
 
 #undef LOOM_UNARY
-
-struct ClipParam {
-  float a_min = 0;
-  float a_max = 0;
-  static void Declare(ParamDeclarer<ClipParam>& d) {
-    d("a_min", &ClipParam::a_min).Describe("Lower bound.");
-    d("a_max", &ClipParam::a_max).Describe("Upper bound.");
-  }
-};
 
 LOOM_REGISTER_OP(clip)
     .Describe("min(max(x, a_min), a_max) elementwise.")

@@ -4,31 +4,10 @@
 
 #include "nn_util.h"
 #include "operators/cpu/elementwise.h"
+#include "make_loss_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct MakeLossParam {
-  enum class Normalization { kNull, kBatch, kValid };
-  float grad_scale = 1;
-  float valid_thresh = 0;
-  Normalization normalization = Normalization::kNull;
-  static void Declare(ParamDeclarer<MakeLossParam>& d) {
-    using P = MakeLossParam;
-    d("grad_scale", &P::grad_scale).Default(1).Describe("Gradient scale.");
-    d("valid_thresh", &P::valid_thresh)
-        .Default(0)
-        .Describe("Elements above this count as valid for normalization 'valid'.");
-    d("normalization", &P::normalization)
-        .Default(Normalization::kNull)
-        .Enum<Normalization>({{"null", Normalization::kNull},
-                              {"batch", Normalization::kBatch},
-                              {"valid", Normalization::kValid}})
-        .Describe(
-            "Gradient normalization: none, by batch size, or by the number of valid "
-            "elements.");
-  }
-};
 
 void IdentityCompute(const NodeAttrs&, const OpContext&, Views in, Reqs req, Views out) {
   cpu::UnaryForward(cpu::UnaryOp::kCopy, in[0], out[0], req[0]);

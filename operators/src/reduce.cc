@@ -4,23 +4,10 @@
 #include "operators/cpu/tensor_misc.h"
 #include "shape_util.h"
 #include "tensor_kernels.h"
+#include "reduce_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct ReduceAxesParam {
-  std::optional<Shape> axis;
-  bool keepdims = false;
-  bool exclude = false;
-  static void Declare(ParamDeclarer<ReduceAxesParam>& d) {
-    using P = ReduceAxesParam;
-    d("axis", &P::axis)
-        .Default(std::nullopt)
-        .Describe("Axes to reduce (negative from the end); None or () reduces all.");
-    d("keepdims", &P::keepdims).Default(false).Describe("Keep reduced axes with size 1.");
-    d("exclude", &P::exclude).Default(false).Describe("Reduce every axis except those given.");
-  }
-};
 
 void ReduceAxesShape(ShapeContext& ctx) {
   const auto& p = ctx.param<ReduceAxesParam>();
@@ -159,19 +146,6 @@ LOOM_REDUCE_BACKWARD(nanprod, NanReduceBackwardKernel<true>, "out_grad", "data",
 
 #undef LOOM_REDUCE_BACKWARD
 #undef LOOM_REDUCE
-
-struct ReduceAxisParam {
-  std::optional<int64_t> axis;
-  bool keepdims = false;
-  static void Declare(ParamDeclarer<ReduceAxisParam>& d) {
-    d("axis", &ReduceAxisParam::axis)
-        .Default(std::nullopt)
-        .Describe("The axis (negative from the end); None searches the flattened array.");
-    d("keepdims", &ReduceAxisParam::keepdims)
-        .Default(false)
-        .Describe("Keep the reduced axis with size 1.");
-  }
-};
 
 void ReduceAxisShape(ShapeContext& ctx) {
   const auto& p = ctx.param<ReduceAxisParam>();

@@ -1,0 +1,338 @@
+// Element-wise GPU kernels: grid-stride loops over the elements, arithmetic in Acc<T>, one kernel
+// instantiation per operation (the formulas live in elemwise_device.cuh).
+#include <algorithm>
+
+#include "operators/cuda/elemwise_device.cuh"
+#include "operators/cuda/elemwise_kernels.h"
+
+namespace loom::gpu {
+namespace {
+
+// Arithmetic type of the any-dtype kernels: bool adds as int, half in float.
+template <typename T> struct ArithOfT { using type = Acc<T>; };
+template <> struct ArithOfT<bool> { using type = int; };
+template <typename T> using ArithOf = typename ArithOfT<T>::type;
+
+template <typename T, typename A>
+__device__ __forceinline__ void StoreArith(int req, T* dst, A v) {
+  if (req == kReqAddTo) {
+    *dst = FromAcc<T>(static_cast<A>(static_cast<A>(ToAcc(*dst)) + v));
+  } else if (req != kReqNull) {
+    *dst = FromAcc<T>(v);
+  }
+}
+
+template <UnaryKind kOp, typename T>
+__global__ void UnaryForwardKernel(const T* __restrict__ x, T* y, int64_t n, int req) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, y + i, UnaryValue<kOp>(ToAcc(x[i]))); }
+}
+
+template <UnaryKind kOp, typename T>
+__global__ void UnaryBackwardKernel(const T* dy, const T* x, const T* y, T* dx, int64_t n,
+                                    int req) {
+  using A = Acc<T>;
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    const A xi = x != nullptr ? ToAcc(x[i]) : A(0);
+    const A yi = y != nullptr ? ToAcc(y[i]) : A(0);
+    Store(req, dx + i, ToAcc(dy[i]) * UnaryDerivative<kOp>(xi, yi));
+  }
+}
+
+template <BinaryKind kOp, typename T>
+__global__ void BinaryForwardKernel(const T* a, const T* b, T* out, int64_t n, int req) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, out + i, BinaryValue<kOp>(ToAcc(a[i]), ToAcc(b[i]))); }
+}
+
+template <BinaryKind kOp, typename T>
+__global__ void BinaryBackwardKernel(const T* dy, const T* a, const T* b, T* da, int a_req, T* db,
+                                     int b_req, int64_t n) {
+  using A = Acc<T>;
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    const A g = ToAcc(dy[i]), av = ToAcc(a[i]), bv = ToAcc(b[i]);
+    if (a_req != kReqNull) Store(a_req, da + i, g * BinaryDerivativeA<kOp>(av, bv));
+    if (b_req != kReqNull) Store(b_req, db + i, g * BinaryDerivativeB<kOp>(av, bv));
+  }
+}
+
+template <ScalarKind kOp, typename T>
+__global__ void ScalarForwardKernel(const T* x, Acc<T> s, T* y, int64_t n, int req) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, y + i, ScalarValue<kOp>(ToAcc(x[i]), s)); }
+}
+
+template <ScalarKind kOp, typename T>
+__global__ void ScalarBackwardKernel(const T* dy, const T* x, Acc<T> s, T* dx, int64_t n,
+                                     int req) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    Store(req, dx + i, ToAcc(dy[i]) * ScalarDerivative<kOp>(ToAcc(x[i]), s));
+  }
+}
+
+template <typename T>
+__global__ void ClipForwardKernel(const T* x, Acc<T> lo, Acc<T> hi, T* y, int64_t n, int req) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    const Acc<T> v = ToAcc(x[i]);
+    Store(req, y + i, v < lo ? lo : (v > hi ? hi : v));
+  }
+}
+
+template <typename T>
+__global__ void ClipBackwardKernel(const T* dy, const T* x, Acc<T> lo, Acc<T> hi, T* dx,
+                                   int64_t n, int req) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    const Acc<T> v = ToAcc(x[i]);
+    Store(req, dx + i, (v < lo || v > hi) ? Acc<T>(0) : ToAcc(dy[i]));
+  }
+}
+
+template <typename C>
+__device__ __forceinline__ bool IsTrue(const C* cond, int64_t i) {
+  return ToAcc(cond[i]) != Acc<C>(0);
+}
+
+template <typename C, typename T>
+__global__ void WhereForwardKernel(const C* cond, int64_t row_len, const T* x, const T* y, T* out,
+                                   int64_t n, int req) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    Store(req, out + i, IsTrue(cond, i / row_len) ? ToAcc(x[i]) : ToAcc(y[i]));
+  }
+}
+
+template <typename C, typename T>
+__global__ void WhereBackwardKernel(const C* cond, int64_t row_len, const T* dout, T* dx,
+                                    int x_req, T* dy, int y_req, int64_t n) {
+  using A = Acc<T>;
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    const bool pick = IsTrue(cond, i / row_len);
+    const A g = ToAcc(dout[i]);
+    if (x_req != kReqNull) Store(x_req, dx + i, pick ? g : A(0));
+    if (y_req != kReqNull) Store(y_req, dy + i, pick ? A(0) : g);
+  }
+}
+
+template <typename T>
+__global__ void FillKernel(T* y, int64_t n, ArithOf<T> v, int req) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) { StoreArith(req, y + i, v); }
+}
+
+template <typename T>
+__global__ void AddIntoKernel(const T* x, T* y, int64_t n) {
+  using A = ArithOf<T>;
+  LOOM_CUDA_KERNEL_LOOP(i, n) { StoreArith(kReqAddTo, y + i, static_cast<A>(ToAcc(x[i]))); }
+}
+
+constexpr int kMaxAddN = 16;
+struct AddNInputs {
+  const void* p[kMaxAddN];
+};
+
+template <typename T>
+__global__ void AddNKernel(AddNInputs in, int num, T* out, int64_t n, int req) {
+  using A = ArithOf<T>;
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    A s = static_cast<A>(ToAcc(static_cast<const T*>(in.p[0])[i]));
+    for (int k = 1; k < num; ++k) s = static_cast<A>(s + ToAcc(static_cast<const T*>(in.p[k])[i]));
+    StoreArith(req, out + i, s);
+  }
+}
+
+template <typename T>
+__global__ void CountAboveKernel(const T* y, int64_t n, double thresh,
+                                 unsigned long long* count) {
+  unsigned long long c = 0;
+  LOOM_CUDA_KERNEL_LOOP(i, n) { c += static_cast<double>(ToAcc(y[i])) > thresh ? 1 : 0; }
+  for (int off = 16; off > 0; off /= 2) c += __shfl_down_sync(0xffffffffu, c, off);
+  if ((threadIdx.x & 31) == 0 && c != 0) atomicAdd(count, c);
+}
+
+template <typename T>
+__global__ void MakeLossGradKernel(T* dx, int64_t n, double grad_scale, double norm,
+                                   const unsigned long long* count, int req) {
+  const double d = count != nullptr ? static_cast<double>(*count > 0 ? *count : 1) : norm;
+  const Acc<T> v = static_cast<Acc<T>>(grad_scale / d);
+  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, dx + i, v); }
+}
+
+}  // namespace
+
+void UnaryForward(UnaryKind op, DType dtype, const void* x, void* y, int64_t n, int req,
+                  void* stream, const char* what) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
+    DispatchKind<UnaryKind, kNumUnaryKinds>(op, what, [&](auto k) {
+      UnaryForwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const T*>(x), static_cast<T*>(y), n, req);
+    });
+  });
+  CheckLaunch(what);
+}
+
+void UnaryBackward(UnaryKind op, DType dtype, const void* dy, const void* x, const void* y,
+                   void* dx, int64_t n, int req, void* stream, const char* what) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
+    DispatchKind<UnaryKind, kNumUnaryKinds>(op, what, [&](auto k) {
+      UnaryBackwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<const T*>(y),
+          static_cast<T*>(dx), n, req);
+    });
+  });
+  CheckLaunch(what);
+}
+
+void BinaryForward(BinaryKind op, DType dtype, const void* a, const void* b, void* out, int64_t n,
+                   int req, void* stream, const char* what) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
+    DispatchKind<BinaryKind, kNumBinaryKinds>(op, what, [&](auto k) {
+      BinaryForwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), n, req);
+    });
+  });
+  CheckLaunch(what);
+}
+
+void BinaryBackward(BinaryKind op, DType dtype, const void* dy, const void* a, const void* b,
+                    void* da, int a_req, void* db, int b_req, int64_t n, void* stream,
+                    const char* what) {
+  if ((a_req == kReqNull && b_req == kReqNull) || n == 0) return;
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
+    DispatchKind<BinaryKind, kNumBinaryKinds>(op, what, [&](auto k) {
+      BinaryBackwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const T*>(dy), static_cast<const T*>(a), static_cast<const T*>(b),
+          static_cast<T*>(da), a_req, static_cast<T*>(db), b_req, n);
+    });
+  });
+  CheckLaunch(what);
+}
+
+void ScalarForward(ScalarKind op, DType dtype, const void* x, double s, void* y, int64_t n,
+                   int req, void* stream, const char* what) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
+    DispatchKind<ScalarKind, kNumScalarKinds>(op, what, [&](auto k) {
+      ScalarForwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const T*>(x), static_cast<Acc<T>>(s), static_cast<T*>(y), n, req);
+    });
+  });
+  CheckLaunch(what);
+}
+
+void ScalarBackward(ScalarKind op, DType dtype, const void* dy, const void* x, double s, void* dx,
+                    int64_t n, int req, void* stream, const char* what) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
+    DispatchKind<ScalarKind, kNumScalarKinds>(op, what, [&](auto k) {
+      ScalarBackwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<Acc<T>>(s),
+          static_cast<T*>(dx), n, req);
+    });
+  });
+  CheckLaunch(what);
+}
+
+void ClipForward(DType dtype, const void* x, double lo, double hi, void* y, int64_t n, int req,
+                 void* stream) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "clip", {
+    ClipForwardKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+        static_cast<const T*>(x), static_cast<Acc<T>>(lo), static_cast<Acc<T>>(hi),
+        static_cast<T*>(y), n, req);
+  });
+  CheckLaunch("clip");
+}
+
+void ClipBackward(DType dtype, const void* dy, const void* x, double lo, double hi, void* dx,
+                  int64_t n, int req, void* stream) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_clip", {
+    ClipBackwardKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+        static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<Acc<T>>(lo),
+        static_cast<Acc<T>>(hi), static_cast<T*>(dx), n, req);
+  });
+  CheckLaunch("_backward_clip");
+}
+
+void WhereForward(DType cond_dtype, const void* cond, int64_t row_len, DType dtype, const void* x,
+                  const void* y, void* out, int64_t n, int req, void* stream) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_ANY_SWITCH(cond_dtype, C, "where (condition)", {
+    LOOM_GPU_FLOAT_SWITCH(dtype, T, "where", {
+      WhereForwardKernel<C, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const C*>(cond), row_len, static_cast<const T*>(x),
+          static_cast<const T*>(y), static_cast<T*>(out), n, req);
+    });
+  });
+  CheckLaunch("where");
+}
+
+void WhereBackward(DType cond_dtype, const void* cond, int64_t row_len, DType dtype,
+                   const void* dout, void* dx, int x_req, void* dy, int y_req, int64_t n,
+                   void* stream) {
+  if ((x_req == kReqNull && y_req == kReqNull) || n == 0) return;
+  LOOM_GPU_ANY_SWITCH(cond_dtype, C, "_backward_where (condition)", {
+    LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_where", {
+      WhereBackwardKernel<C, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const C*>(cond), row_len, static_cast<const T*>(dout), static_cast<T*>(dx),
+          x_req, static_cast<T*>(dy), y_req, n);
+    });
+  });
+  CheckLaunch("_backward_where");
+}
+
+void Fill(DType dtype, void* y, int64_t n, double value, int req, void* stream) {
+  if (req == kReqNull || n == 0) return;
+  LOOM_GPU_ANY_SWITCH(dtype, T, "fill", {
+    FillKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+        static_cast<T*>(y), n, static_cast<ArithOf<T>>(value), req);
+  });
+  CheckLaunch("fill");
+}
+
+void AddInto(DType dtype, const void* x, void* y, int64_t n, void* stream) {
+  if (n == 0) return;
+  LOOM_GPU_ANY_SWITCH(dtype, T, "copy (add)", {
+    AddIntoKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(static_cast<const T*>(x),
+                                                                 static_cast<T*>(y), n);
+  });
+  CheckLaunch("copy (add)");
+}
+
+void AddN(DType dtype, const void* const* in, int num, void* out, int64_t n, int req,
+          void* stream) {
+  if (req == kReqNull || n == 0 || num <= 0) return;
+  // Up to kMaxAddN inputs per pass; later passes accumulate into out.
+  for (int first = 0; first < num; first += kMaxAddN) {
+    const int count = std::min(kMaxAddN, num - first);
+    AddNInputs args{};
+    for (int k = 0; k < count; ++k) args.p[k] = in[first + k];
+    const int pass_req = first == 0 ? req : kReqAddTo;
+    LOOM_GPU_ANY_SWITCH(dtype, T, "add_n", {
+      AddNKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(args, count, static_cast<T*>(out),
+                                                                n, pass_req);
+    });
+    CheckLaunch("add_n");
+  }
+}
+
+void MakeLossBackward(DType dtype, const void* out, int64_t n, double grad_scale, double norm,
+                      bool count_valid, double valid_thresh, void* scratch, void* dx, int req,
+                      void* stream) {
+  if (req == kReqNull || n == 0) return;
+  auto* count = static_cast<unsigned long long*>(scratch);
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "MakeLoss", {
+    if (count_valid) {
+      const cudaError_t status = cudaMemsetAsync(count, 0, sizeof(*count), Stream(stream));
+      if (status != cudaSuccess) {
+        throw Error(StrCat("MakeLoss: cudaMemsetAsync failed: ", cudaGetErrorString(status)));
+      }
+      CountAboveKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+          static_cast<const T*>(out), n, valid_thresh, count);
+      CheckLaunch("MakeLoss (count valid)");
+    }
+    MakeLossGradKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
+        static_cast<T*>(dx), n, grad_scale, norm, count_valid ? count : nullptr, req);
+  });
+  CheckLaunch("MakeLoss");
+}
+
+}  // namespace loom::gpu
