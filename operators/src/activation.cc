@@ -3,25 +3,10 @@
 #include "operators/cpu/activation.h"
 
 #include "nn_util.h"
+#include "activation_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct ActivationParam {
-  enum class Act { kRelu, kSigmoid, kTanh, kSoftRelu, kSoftSign };
-  Act act_type = Act::kRelu;
-  static void Declare(ParamDeclarer<ActivationParam>& d) {
-    d("act_type", &ActivationParam::act_type)
-        .Enum<Act>({{"relu", Act::kRelu},
-                    {"sigmoid", Act::kSigmoid},
-                    {"tanh", Act::kTanh},
-                    {"softrelu", Act::kSoftRelu},
-                    {"softsign", Act::kSoftSign}})
-        .Describe(
-            "Activation function: relu max(x,0), sigmoid 1/(1+exp(-x)), tanh, softrelu "
-            "log(1+exp(x)), softsign x/(1+|x|).");
-  }
-};
 
 cpu::ActType KernelType(const NodeAttrs& attrs) {
   switch (attrs.param<ActivationParam>().act_type) {

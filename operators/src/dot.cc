@@ -3,33 +3,10 @@
 
 #include "shape_util.h"
 #include "tensor_kernels.h"
+#include "dot_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct DotParam {
-  enum class Storage { kDefault, kCsr, kRowSparse };
-  bool transpose_a = false;
-  bool transpose_b = false;
-  std::optional<Storage> forward_stype;
-  static void Declare(ParamDeclarer<DotParam>& d) {
-    d("transpose_a", &DotParam::transpose_a).Default(false).Describe("Transpose lhs first.");
-    d("transpose_b", &DotParam::transpose_b).Default(false).Describe("Transpose rhs first.");
-    d("forward_stype", &DotParam::forward_stype)
-        .Default(std::nullopt)
-        .Enum<Storage>({{"default", Storage::kDefault},
-                        {"csr", Storage::kCsr},
-                        {"row_sparse", Storage::kRowSparse}})
-        .Describe("Output storage type; Loom has dense storage only.");
-    d.Validate([](DotParam& p) {
-      if (p.forward_stype && *p.forward_stype != Storage::kDefault) {
-        throw NotSupportedError(
-            "parameter 'forward_stype': Loom supports only dense ('default') "
-            "storage");
-      }
-    });
-  }
-};
 
 cpu::DotParams DotParamsOf(const NodeAttrs& attrs) {
   const auto& p = attrs.param<DotParam>();

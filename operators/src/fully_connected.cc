@@ -2,26 +2,10 @@
 #include "operators/cpu/fully_connected.h"
 
 #include "nn_util.h"
+#include "fully_connected_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct FullyConnectedParam {
-  int64_t num_hidden = 0;
-  bool no_bias = false;
-  bool flatten = true;
-  static void Declare(ParamDeclarer<FullyConnectedParam>& d) {
-    d("num_hidden", &FullyConnectedParam::num_hidden)
-        .Min(1)
-        .Describe("Number of hidden units (output features).");
-    d("no_bias", &FullyConnectedParam::no_bias)
-        .Default(false)
-        .Describe("Whether to omit the bias.");
-    d("flatten", &FullyConnectedParam::flatten)
-        .Default(true)
-        .Describe("Whether to collapse all but the first axis of the input data.");
-  }
-};
 
 void FullyConnectedShape(ShapeContext& ctx) {
   const auto& p = ctx.param<FullyConnectedParam>();

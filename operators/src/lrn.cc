@@ -3,22 +3,10 @@
 #include "operators/cpu/lrn.h"
 
 #include "nn_util.h"
+#include "lrn_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct LRNParam {
-  float alpha = 1e-4f;
-  float beta = 0.75f;
-  float knorm = 2;
-  int64_t nsize = 1;
-  static void Declare(ParamDeclarer<LRNParam>& d) {
-    d("alpha", &LRNParam::alpha).Default(1e-4f).Describe("Scale of the squared sum.");
-    d("beta", &LRNParam::beta).Default(0.75f).Describe("Exponent.");
-    d("knorm", &LRNParam::knorm).Default(2.0f).Describe("Additive constant.");
-    d("nsize", &LRNParam::nsize).Min(0).Describe("Number of neighbouring channels summed.");
-  }
-};
 
 cpu::LRNParams KernelParams(const NodeAttrs& attrs) {
   const auto& p = attrs.param<LRNParam>();

@@ -4,35 +4,10 @@
 
 #include "nn_util.h"
 #include "operators/cpu/softmax_length.h"
+#include "softmax_param.h"
 
 namespace loom::ops {
 namespace {
-
-struct SoftmaxParam {
-  int64_t axis = -1;
-  std::optional<double> temperature;
-  std::optional<DType> dtype;
-  std::optional<bool> use_length = false;
-  static void Declare(ParamDeclarer<SoftmaxParam>& d) {
-    using P = SoftmaxParam;
-    d("axis", &P::axis).Default(-1).Describe("The axis along which to normalise.");
-    d("temperature", &P::temperature)
-        .Default(std::nullopt)
-        .Describe("Divides the input before exponentiation (default 1).");
-    d("dtype", &P::dtype)
-        .Default(std::nullopt)
-        .Describe("Output dtype (float16, float32 or float64; default: the data's).");
-    d("use_length", &P::use_length)
-        .Default(false)
-        .Describe("softmax only: take an input `length` giving the valid length along axis.");
-    d.Validate([](P& p) {
-      LOOM_CHECK(!p.dtype || IsFloat(*p.dtype),
-                 "parameter 'dtype': expected float16, float32 or float64 but got ",
-                 ToString(*p.dtype));
-    });
-  }
-  bool length() const { return use_length.value_or(false); }
-};
 
 void SoftmaxShape(ShapeContext& ctx) {
   const auto& p = ctx.param<SoftmaxParam>();
@@ -150,19 +125,6 @@ LOOM_REGISTER_OP(_backward_log_softmax)
     .Inputs({"out_grad", "output"})
     .InferType(FirstInputType)
     .Kernel(DeviceType::kCPU, FCompute(SoftmaxBackwardCompute<true>));
-
-struct SoftmaxActivationParam {
-  enum class Mode { kInstance, kChannel };
-  Mode mode = Mode::kInstance;
-  static void Declare(ParamDeclarer<SoftmaxActivationParam>& d) {
-    d("mode", &SoftmaxActivationParam::mode)
-        .Default(Mode::kInstance)
-        .Enum<Mode>({{"instance", Mode::kInstance}, {"channel", Mode::kChannel}})
-        .Describe(
-            "instance: softmax over all but the first axis of each instance; channel: "
-            "softmax over axis 1 at each position.");
-  }
-};
 
 // SoftmaxActivation as softmax over the last axis of (N, rest) (instance) or axis 1 (channel).
 TensorView ActivationView(const NodeAttrs& attrs, TensorView t) {

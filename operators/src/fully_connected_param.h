@@ -1,0 +1,26 @@
+// FullyConnected's parameters, shared by the operator's registration (fully_connected.cc) and its
+// GPU kernels (operators/cuda/). Usage: attrs.param<...>() in a kernel of the operator.
+#pragma once
+
+#include "nn_util.h"
+
+namespace loom::ops {
+
+struct FullyConnectedParam {
+  int64_t num_hidden = 0;
+  bool no_bias = false;
+  bool flatten = true;
+  static void Declare(ParamDeclarer<FullyConnectedParam>& d) {
+    d("num_hidden", &FullyConnectedParam::num_hidden)
+        .Min(1)
+        .Describe("Number of hidden units (output features).");
+    d("no_bias", &FullyConnectedParam::no_bias)
+        .Default(false)
+        .Describe("Whether to omit the bias.");
+    d("flatten", &FullyConnectedParam::flatten)
+        .Default(true)
+        .Describe("Whether to collapse all but the first axis of the input data.");
+  }
+};
+
+}  // namespace loom::ops
