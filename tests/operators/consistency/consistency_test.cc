@@ -16,6 +16,7 @@
 #include "loom/core/graph.h"
 #include "loom/core/ndarray.h"
 #include "loom/core/operator.h"
+#include "loom/core/storage.h"
 
 namespace loom::consistency {
 
@@ -108,6 +109,7 @@ std::string Join(const std::vector<std::string>& names) {
 // Arrays on the host.
 
 std::vector<double> ReadDoubles(const NDArray& a) {
+  if (!a.ctx().is_host()) return ReadDoubles(a.CopyTo(Context::CPU()));
   if (a.dtype() == DType::kFloat64) return a.ToVector<double>();
   return a.AsType(DType::kFloat64).ToVector<double>();
 }
@@ -171,10 +173,11 @@ TypeDict DTypesFor(const Case& c, const Symbol& s, DType dtype) {
   return types;
 }
 
-// Binds the case's symbol in `dtype` with grad_req `req` ("null", "write" or "add") for the
-// differentiable arguments, draws the inputs (the same values for every bind of one case) and
-// writes them.
-Bound BindCase(const Case& c, DType dtype, const std::string& req, ExecutorOptions options = {}) {
+// Binds the case's symbol on `ctx` in `dtype` with grad_req `req` ("null", "write" or "add") for
+// the differentiable arguments, draws the inputs (the same values for every bind of one case,
+// whatever the device) and writes them.
+Bound BindCase(const Case& c, DType dtype, const std::string& req, ExecutorOptions options = {},
+               Context ctx = Context::CPU()) {
   Symbol s = c.symbol();
   std::map<std::string, std::string, std::less<>> reqs;
   for (const std::string& a : s.ListArguments()) {
@@ -182,7 +185,7 @@ Bound BindCase(const Case& c, DType dtype, const std::string& req, ExecutorOptio
   }
   options.seed = c.seed;
   Executor exe =
-      Executor::SimpleBind(s, Context::CPU(), c.shapes, DTypesFor(c, s, dtype), reqs, {}, options);
+      Executor::SimpleBind(s, ctx, c.shapes, DTypesFor(c, s, dtype), reqs, {}, options);
   Bound b{s, s.ListArguments(), s.ListAuxiliaryStates(), {}, std::move(exe)};
   std::mt19937_64 rng(c.seed);
   HostArrays raw;
@@ -270,10 +273,11 @@ std::vector<std::string> DifferentiableArgs(const Case& c, const Bound& b) {
 }
 
 // The expected gradients: the case's grad_reference, or central finite differences of
-// L = sum_j <head_j, output_j> through an executor without gradients.
-HostArrays ExpectedGradients(const Case& c, const Bound& b, const Outputs& heads) {
+// L = sum_j <head_j, output_j> through an executor without gradients on `ctx`.
+HostArrays ExpectedGradients(const Case& c, const Bound& b, const Outputs& heads,
+                             Context ctx = Context::CPU()) {
   if (c.grad_reference) return c.grad_reference(b.inputs, heads);
-  Bound fd = BindCase(c, c.grad_dtype, "null");
+  Bound fd = BindCase(c, c.grad_dtype, "null", {}, ctx);
   HostArrays grads;
   for (const std::string& a : DifferentiableArgs(c, b)) {
     NDArray arr = fd.exe.arg_dict().at(a);
@@ -398,6 +402,148 @@ INSTANTIATE_TEST_SUITE_P(Ops, ConsistencyTest, ::testing::ValuesIn(CasePointers(
                          });
 
 // ---------------------------------------------------------------------------------------------
+// Every case again on gpu(0), against the CPU executor (the reference above vouches for it):
+// forward outputs, "write" gradients and "add" accumulation, in each of the case's dtypes and,
+// for float cases, float16 (looser tolerance). Random operators (cases with no_reference) draw
+// other numbers on the GPU, so there the GPU is checked against itself: float32 against float64
+// forward, gradients against finite differences through the GPU executor.
+
+// Why the GPU tests cannot run here, or "" when gpu(0) exists.
+std::string NoGpuReason() {
+#if LOOM_USE_CUDA
+  return NumGpus() > 0 ? "" : "no GPU: the CUDA runtime found none on this machine";
+#else
+  return "no GPU: Loom was built without CUDA (LOOM_USE_CUDA=OFF or no nvcc)";
+#endif
+}
+
+bool IsRandom(const Case& c) { return !c.no_reference.empty(); }
+
+// A case's inputs may be integer-valued (indices) with their own dtype; float16 makes sense only
+// for cases whose float inputs follow the run's dtype and whose values survive half's precision.
+bool HalfApplies(const Case& c) {
+  return std::find(c.dtypes.begin(), c.dtypes.end(), DType::kFloat32) != c.dtypes.end() &&
+         !IsRandom(c);
+}
+
+Tolerance GpuTolerance(const Case& c, DType dtype) {
+  if (dtype == DType::kFloat16) return {2e-2, 2e-2};
+  // Library kernels (cuBLAS, cuDNN) sum in other orders than the CPU's: allow a few ulps more.
+  const Tolerance t = ForwardTolerance(c, dtype);
+  return dtype == DType::kFloat64 ? Tolerance{t.rtol * 100, t.atol * 100}
+                                  : Tolerance{std::max(t.rtol * 10, 1e-4), std::max(t.atol * 10, 1e-5)};
+}
+
+void ExpectSameOutputs(const Bound& gpu, const Bound& cpu, Tolerance tol, const std::string& what) {
+  const Outputs g = ReadOutputs(gpu), want = ReadOutputs(cpu);
+  ASSERT_EQ(g.size(), want.size()) << what << ": number of outputs";
+  for (size_t j = 0; j < g.size(); ++j) {
+    ExpectNear(g[j], want[j], tol,
+               what + " output " + std::to_string(j) + " (" + gpu.symbol.ListOutputs()[j] + ")");
+  }
+}
+
+class GpuConsistencyTest : public ::testing::TestWithParam<const RegisteredCase*> {
+ protected:
+  void SetUp() override {
+    if (const std::string reason = NoGpuReason(); !reason.empty()) GTEST_SKIP() << reason;
+  }
+};
+
+TEST_P(GpuConsistencyTest, ForwardMatchesCpu) {
+  const Case& c = GetParam()->c;
+  std::vector<DType> dtypes = c.dtypes;
+  if (HalfApplies(c)) dtypes.push_back(DType::kFloat16);
+  std::map<DType, Outputs> runs;
+  for (DType dtype : dtypes) {
+    const std::string what = std::string("gpu(0) ") + ToString(dtype);
+    Bound gpu = BindCase(c, dtype, "null", {}, Context::GPU(0));
+    RunForward(c, gpu, c.is_train);
+    runs[dtype] = ReadOutputs(gpu);
+    if (IsRandom(c)) continue;
+    Bound cpu = BindCase(c, dtype == DType::kFloat16 ? DType::kFloat32 : dtype, "null");
+    RunForward(c, cpu, c.is_train);
+    ExpectSameOutputs(gpu, cpu, GpuTolerance(c, dtype), what + " vs cpu");
+  }
+  if (IsRandom(c) && runs.count(DType::kFloat32) && runs.count(DType::kFloat64)) {
+    const Outputs& f32 = runs[DType::kFloat32];
+    const Outputs& f64 = runs[DType::kFloat64];
+    ASSERT_EQ(f32.size(), f64.size());
+    for (size_t j = 0; j < f32.size(); ++j) {
+      ExpectNear(f32[j], f64[j], c.fwd32,
+                 "gpu(0) float32 vs float64 output " + std::to_string(j) + " (" + c.no_reference +
+                     ")");
+    }
+  }
+}
+
+TEST_P(GpuConsistencyTest, GradientMatchesCpu) {
+  const Case& c = GetParam()->c;
+  if (!c.check_grad) GTEST_SKIP() << "check_grad is false for this case";
+  Bound gpu = BindCase(c, c.grad_dtype, "write", {}, Context::GPU(0));
+  std::mt19937_64 rng(c.seed + 1000);
+  Outputs heads;
+  std::vector<NDArray> head_arrays = HeadGrads(gpu, &heads, rng);
+  RunForward(c, gpu, true);
+  gpu.exe.Backward(head_arrays);
+  HostArrays expected;
+  std::string against;
+  if (IsRandom(c)) {
+    expected = ExpectedGradients(c, gpu, heads, Context::GPU(0));
+    against = " (vs finite differences on gpu(0))";
+  } else {
+    Bound cpu = BindCase(c, c.grad_dtype, "write");
+    RunForward(c, cpu, true);
+    cpu.exe.Backward(head_arrays);
+    for (const std::string& a : DifferentiableArgs(c, cpu)) {
+      expected[a] = {cpu.exe.grad_dict().at(a).shape(), ReadDoubles(cpu.exe.grad_dict().at(a))};
+    }
+    against = " (vs cpu)";
+  }
+  for (const std::string& a : DifferentiableArgs(c, gpu)) {
+    ASSERT_TRUE(expected.count(a)) << "no expected gradient for " << a;
+    ExpectNear(ReadDoubles(gpu.exe.grad_dict().at(a)), expected.at(a).values,
+               IsRandom(c) ? c.grad : GpuTolerance(c, c.grad_dtype), "gpu(0) d/d" + a + against);
+  }
+}
+
+TEST_P(GpuConsistencyTest, GradReqAddAccumulates) {
+  const Case& c = GetParam()->c;
+  if (!c.check_grad) GTEST_SKIP() << "check_grad is false for this case";
+  Bound w = BindCase(c, c.grad_dtype, "write", {}, Context::GPU(0));
+  Bound add = BindCase(c, c.grad_dtype, "add", {}, Context::GPU(0));
+  std::mt19937_64 rng(c.seed + 1000);
+  Outputs heads;
+  std::vector<NDArray> head_arrays = HeadGrads(w, &heads, rng);
+  RunForward(c, w, true);
+  w.exe.Backward(head_arrays);
+  std::mt19937_64 base_rng(c.seed + 2000);
+  HostArrays base;
+  for (const std::string& a : DifferentiableArgs(c, add)) {
+    NDArray g = add.exe.grad_dict().at(a);
+    base[a] = {g.shape(),
+               WriteDoubles(g, Draw(InputSpec{}, static_cast<size_t>(g.size()), base_rng))};
+  }
+  for (int round = 0; round < 2; ++round) {
+    RunForward(c, add, true);
+    add.exe.Backward(head_arrays);
+  }
+  for (const std::string& a : DifferentiableArgs(c, add)) {
+    const Tolerance tol = GpuTolerance(c, add.exe.grad_dict().at(a).dtype());
+    const std::vector<double> once = ReadDoubles(w.exe.grad_dict().at(a));
+    std::vector<double> want = base.at(a).values;
+    for (size_t i = 0; i < want.size(); ++i) want[i] += 2 * once[i];
+    ExpectNear(ReadDoubles(add.exe.grad_dict().at(a)), want, {tol.rtol * 10, tol.atol * 10},
+               "gpu(0) grad_req add: d/d" + a + " = initial + 2 x the write gradient");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, GpuConsistencyTest, ::testing::ValuesIn(CasePointers()),
+                         [](const ::testing::TestParamInfo<const RegisteredCase*>& info) {
+                           return info.param->full_name();
+                         });
+
+// ---------------------------------------------------------------------------------------------
 // The registry walk.
 
 // Operators appearing in the cases' symbols; cases whose symbol cannot be built go to `broken`.
@@ -440,6 +586,38 @@ TEST(ConsistencyRegistry, EveryOperatorHasAKernelAGradientAndACase) {
       << Join(listed_with_gradient);
   EXPECT_TRUE(uncovered.empty()) << uncovered.size()
                                  << " operators have no consistency case: " << Join(uncovered);
+}
+
+// Operators a CUDA build runs on the CPU only, each with the reason; binding one on a GPU is a
+// NotSupportedError naming it (the executor's kernel lookup).
+const std::map<std::string, std::string, std::less<>>& NoGpuKernelTable() {
+  static const std::map<std::string, std::string, std::less<>> table = {};
+  return table;
+}
+
+TEST(ConsistencyRegistry, EveryGpuKernelNamesARegisteredOperator) {
+  const std::vector<std::string> unattached = OpRegistry::Global().UnattachedKernels();
+  EXPECT_TRUE(unattached.empty()) << "kernels registered for names no operator has: "
+                                  << Join(unattached);
+}
+
+TEST(ConsistencyRegistry, EveryOperatorHasAGpuKernelOrAReason) {
+#if LOOM_USE_CUDA
+  std::vector<std::string> missing, listed_with_kernel;
+  for (const OpSchema* op : OpRegistry::Global().List()) {
+    const std::string& name = op->name();
+    if (ExecutorInternalOps().count(name) || IsTestOp(name)) continue;
+    const bool listed = NoGpuKernelTable().count(name) > 0;
+    if (!op->has_kernel(DeviceType::kGPU) && !listed) missing.push_back(name);
+    if (op->has_kernel(DeviceType::kGPU) && listed) listed_with_kernel.push_back(name);
+  }
+  EXPECT_TRUE(missing.empty()) << missing.size() << " operators have no GPU kernel and are not "
+                               << "in NoGpuKernelTable: " << Join(missing);
+  EXPECT_TRUE(listed_with_kernel.empty())
+      << "operators in NoGpuKernelTable that have a GPU kernel: " << Join(listed_with_kernel);
+#else
+  GTEST_SKIP() << "Loom was built without CUDA: no operator has a GPU kernel";
+#endif
 }
 
 TEST(ConsistencyRegistry, NoGradientTableNamesRegisteredOperators) {
