@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gpu_memory.h"
+#include "loom/scheduler/env.h"
 #include "loom/scheduler/error.h"
 
 namespace loom {
@@ -31,6 +32,27 @@ class CpuPool final : public StoragePool {
 
 Storage::Chunk::~Chunk() {
   if (bucket != 0) pool->Free(ptr, bucket);
+}
+
+PoolPolicy PoolPolicy::FromEnvironment() {
+  PoolPolicy policy;
+  const std::string type = env::GetString(env::kGpuMemPool, "caching");
+  LOOM_CHECK_TYPED(ConfigError, type == "caching" || type == "none", env::kGpuMemPool, "='", type,
+                   "': expected 'caching' (keep freed blocks for reuse) or 'none' (free at once)");
+  policy.caching = type == "caching";
+  const std::string reserve = env::GetString(env::kGpuMemPoolReserve, "5");
+  double percent = -1;
+  size_t used = 0;
+  try {
+    percent = std::stod(reserve, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  LOOM_CHECK_TYPED(ConfigError, used == reserve.size() && percent >= 0 && percent < 100,
+                   env::kGpuMemPoolReserve, "='", reserve,
+                   "': expected a percentage of the GPU's memory in [0, 100)");
+  policy.reserve_fraction = percent / 100;
+  return policy;
 }
 
 Storage Storage::Alloc(Context ctx, size_t bytes) { return StoragePool::Get(ctx).Alloc(bytes); }
@@ -92,6 +114,7 @@ Storage StoragePool::Alloc(size_t bytes) {
     }
   }
   if (ptr == nullptr) {
+    KeepReserve(bucket);
     ptr = RawAlloc(bucket);
     if (ptr == nullptr) {
       // Free blocks of other sizes may be what stands in the way.
@@ -122,9 +145,25 @@ Storage StoragePool::Alloc(size_t bytes) {
   }
 }
 
+void StoragePool::KeepReserve(size_t bucket) {
+  if (policy_.reserve_fraction <= 0) return;
+  const std::optional<size_t> total = DeviceTotalBytes();
+  const std::optional<size_t> free_bytes = DeviceFreeBytes();
+  if (!total || !free_bytes) return;
+  const double reserve = policy_.reserve_fraction * static_cast<double>(*total);
+  if (static_cast<double>(*free_bytes) - static_cast<double>(bucket) < reserve) {
+    std::lock_guard lock(mu_);
+    ReleaseLocked();
+  }
+}
+
 void StoragePool::Free(void* ptr, size_t bucket) {
   std::lock_guard lock(mu_);
   stats_.bytes_in_use -= bucket;
+  if (!policy_.caching) {
+    RawFree(ptr);
+    return;
+  }
   try {
     free_lists_[bucket].push_back(ptr);
   } catch (const std::bad_alloc&) {

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -231,6 +233,94 @@ TEST(Storage, GpuAllocation) {
   EXPECT_EQ(pool.stats().bytes_pooled, 0u);
   const std::string msg = ErrorOf<Error>([] { StoragePool::Get(Context::GPU(NumGpus())); });
   EXPECT_THAT(msg, HasSubstr("GPU(s) available"));
+}
+
+
+// A pool over a pretend device of 1000 KiB whose free memory is what the pool has not taken.
+class PretendDevicePool final : public StoragePool {
+ public:
+  explicit PretendDevicePool(PoolPolicy policy) : StoragePool(Context::CPU(98), policy) {}
+  size_t taken = 0;
+  int raw_frees = 0;
+
+ private:
+  static constexpr size_t kTotal = 1000 * 1024;
+  void* RawAlloc(size_t bytes) override {
+    if (taken + bytes > kTotal) return nullptr;
+    taken += bytes;
+    sizes_[ptr_counter_] = bytes;
+    return reinterpret_cast<void*>(ptr_counter_++ * 4096);
+  }
+  void RawFree(void* ptr) override {
+    ++raw_frees;
+    taken -= sizes_.at(reinterpret_cast<uintptr_t>(ptr) / 4096);
+  }
+  std::optional<size_t> DeviceFreeBytes() const override { return kTotal - taken; }
+  std::optional<size_t> DeviceTotalBytes() const override { return kTotal; }
+  uintptr_t ptr_counter_ = 1;
+  std::map<uintptr_t, size_t> sizes_;
+};
+
+TEST(Storage, PolicyNoneGivesBlocksBackAtOnce) {
+  PretendDevicePool pool(PoolPolicy{.caching = false});
+  { Storage s = pool.Alloc(100 * 1024); }
+  EXPECT_EQ(pool.raw_frees, 1);
+  EXPECT_EQ(pool.taken, 0u);
+  EXPECT_EQ(pool.stats().bytes_pooled, 0u);
+}
+
+TEST(Storage, ReserveReleasesCachedBlocksBeforeEatingIntoIt) {
+  PretendDevicePool pool(PoolPolicy{.caching = true, .reserve_fraction = 0.5});
+  { Storage s = pool.Alloc(320 * 1024); }  // cached: 320 KiB of 1000 taken
+  EXPECT_EQ(pool.stats().bytes_pooled, 320u * 1024);
+  Storage small = pool.Alloc(64 * 1024);  // 616 KiB would stay free: the cache is kept
+  EXPECT_EQ(pool.stats().bytes_pooled, 320u * 1024);
+  Storage big = pool.Alloc(256 * 1024);  // 360 KiB would stay free, below 500: release first
+  EXPECT_EQ(pool.stats().bytes_pooled, 0u);
+  EXPECT_EQ(pool.taken, (64u + 256u) * 1024);
+}
+
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+TEST(Storage, PoolPolicyFromEnvironment) {
+  PoolPolicy defaults = PoolPolicy::FromEnvironment();
+  EXPECT_TRUE(defaults.caching);
+  EXPECT_DOUBLE_EQ(defaults.reserve_fraction, 0.05);
+  {
+    ScopedEnv type("LOOM_GPU_MEM_POOL", "none");
+    ScopedEnv reserve("LOOM_GPU_MEM_POOL_RESERVE", "12.5");
+    PoolPolicy p = PoolPolicy::FromEnvironment();
+    EXPECT_FALSE(p.caching);
+    EXPECT_DOUBLE_EQ(p.reserve_fraction, 0.125);
+  }
+  {
+    ScopedEnv type("LOOM_GPU_MEM_POOL", "round");
+    EXPECT_THAT(ErrorOf<ConfigError>([] { PoolPolicy::FromEnvironment(); }),
+                HasSubstr("LOOM_GPU_MEM_POOL='round': expected 'caching'"));
+  }
+  for (const char* bad : {"-1", "100", "5%", "lots"}) {
+    ScopedEnv reserve("LOOM_GPU_MEM_POOL_RESERVE", bad);
+    EXPECT_THAT(ErrorOf<ConfigError>([] { PoolPolicy::FromEnvironment(); }),
+                HasSubstr(std::string("LOOM_GPU_MEM_POOL_RESERVE='") + bad +
+                          "': expected a percentage"));
+  }
+}
+
+TEST(Storage, GpuOutOfMemoryNamesDeviceRequestAndFree) {
+  if (NumGpus() == 0) GTEST_SKIP() << "no GPU on this machine";
+  const size_t huge = size_t{1} << 50;  // 1 PiB
+  const std::string msg = ErrorOf<OutOfMemoryError>([&] { Storage::Alloc(Context::GPU(0), huge); });
+  EXPECT_THAT(msg, HasSubstr("out of memory on gpu(0): requested " + std::to_string(huge)));
+  EXPECT_THAT(msg, HasSubstr("free on the device"));
+  Storage after = Storage::Alloc(Context::GPU(0), 1 << 20);  // the device still works
+  EXPECT_NE(after.data(), nullptr);
 }
 
 }  // namespace

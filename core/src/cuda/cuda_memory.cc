@@ -1,9 +1,15 @@
 // The CUDA implementation of the GPU backend: cudaMalloc-backed pools for gpu(i), page-locked
-// pools for cpu_pinned(i), and stream copies. A full caching GPU allocator comes later.
+// pools for cpu_pinned(i) (StoragePool adds the size buckets, caching and the reserve of
+// LOOM_GPU_MEM_POOL*), and copies: peer-to-peer between GPUs where the hardware allows, staged
+// through page-locked host memory where not.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "gpu_memory.h"
 #include "loom/scheduler/error.h"
@@ -20,7 +26,7 @@ void CheckCuda(cudaError_t status, const char* what, Context ctx) {
 
 class CudaDevicePool final : public StoragePool {
  public:
-  explicit CudaDevicePool(int id) : StoragePool(Context::GPU(id)) {}
+  explicit CudaDevicePool(int id) : StoragePool(Context::GPU(id), PoolPolicy::FromEnvironment()) {}
 
  private:
   void* RawAlloc(size_t bytes) override {
@@ -43,6 +49,14 @@ class CudaDevicePool final : public StoragePool {
       return std::nullopt;
     }
     return free_bytes;
+  }
+  std::optional<size_t> DeviceTotalBytes() const override {
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaSetDevice(ctx().id) != cudaSuccess ||
+        cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+      return std::nullopt;
+    }
+    return total_bytes;
   }
 };
 
@@ -118,15 +132,80 @@ class CudaMemoryApi final : public GpuMemoryApi {
   }
 
   void Copy(void* dst, const void* src, size_t bytes, void* stream) override {
+    if (bytes == 0) return;
     auto s = static_cast<cudaStream_t>(stream);
-    cudaError_t status = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s);
-    if (status == cudaSuccess) status = cudaStreamSynchronize(s);
+    const int src_gpu = DeviceOf(src), dst_gpu = DeviceOf(dst);
+    cudaError_t status = cudaSuccess;
+    if (src_gpu >= 0 && dst_gpu >= 0 && src_gpu != dst_gpu && !PeerAccess(dst_gpu, src_gpu)) {
+      status = StagedCopy(dst, src, src_gpu, bytes, s);
+    } else {
+      status = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, s);
+      if (status == cudaSuccess) status = cudaStreamSynchronize(s);
+    }
     if (status != cudaSuccess) {
-      throw Error(StrCat("copy of ", bytes, " bytes failed: ", cudaGetErrorString(status)));
+      cudaGetLastError();
+      throw Error(StrCat("copy of ", bytes, " bytes from ", Where(src_gpu), " to ",
+                         Where(dst_gpu), " failed: ", cudaGetErrorString(status)));
     }
   }
 
  private:
+  // The GPU holding ptr, or -1 for host memory.
+  static int DeviceOf(const void* ptr) {
+    cudaPointerAttributes attr{};
+    if (cudaPointerGetAttributes(&attr, ptr) != cudaSuccess) {
+      cudaGetLastError();
+      return -1;
+    }
+    return attr.type == cudaMemoryTypeDevice ? attr.device : -1;
+  }
+  static std::string Where(int gpu) {
+    return gpu < 0 ? std::string("host memory") : Context::GPU(gpu).ToString();
+  }
+
+  // Whether `to` can read and write `from`'s memory directly; enables it the first time.
+  bool PeerAccess(int to, int from) {
+    std::lock_guard lock(peer_mu_);
+    auto key = std::make_pair(to, from);
+    auto it = peer_.find(key);
+    if (it != peer_.end()) return it->second;
+    int can = 0;
+    bool enabled = false;
+    if (cudaDeviceCanAccessPeer(&can, to, from) == cudaSuccess && can) {
+      int previous = 0;
+      cudaGetDevice(&previous);
+      cudaSetDevice(to);
+      const cudaError_t status = cudaDeviceEnablePeerAccess(from, 0);
+      enabled = status == cudaSuccess || status == cudaErrorPeerAccessAlreadyEnabled;
+      cudaGetLastError();
+      cudaSetDevice(previous);
+    }
+    cudaGetLastError();
+    peer_.emplace(key, enabled);
+    return enabled;
+  }
+
+  // GPU to GPU without peer access: through page-locked host memory, in pieces of at most
+  // kStageBytes, each piece down to the host and up to the destination on the same stream.
+  cudaError_t StagedCopy(void* dst, const void* src, int src_gpu, size_t bytes, cudaStream_t s) {
+    constexpr size_t kStageBytes = size_t{64} << 20;
+    Storage stage = Storage::Alloc(Context::CPUPinned(src_gpu), std::min(bytes, kStageBytes));
+    for (size_t done = 0; done < bytes; done += kStageBytes) {
+      const size_t n = std::min(kStageBytes, bytes - done);
+      cudaError_t status = cudaMemcpyAsync(stage.data(), static_cast<const char*>(src) + done, n,
+                                           cudaMemcpyDeviceToHost, s);
+      if (status == cudaSuccess) {
+        status = cudaMemcpyAsync(static_cast<char*>(dst) + done, stage.data(), n,
+                                 cudaMemcpyHostToDevice, s);
+      }
+      if (status == cudaSuccess) status = cudaStreamSynchronize(s);
+      if (status != cudaSuccess) return status;
+    }
+    return cudaSuccess;
+  }
+
+  std::mutex peer_mu_;
+  std::map<std::pair<int, int>, bool> peer_;  // guarded by peer_mu_
   int count_ = 0;
   cudaError_t count_status_ = cudaSuccess;
 };

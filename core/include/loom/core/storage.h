@@ -15,6 +15,11 @@
 // otherwise. Freeing is immediate: callers that run asynchronous work on a block (NDArray) keep
 // their handle until that work is done.
 //
+// GPU pools follow PoolPolicy::FromEnvironment(): LOOM_GPU_MEM_POOL=caching (default) keeps
+// freed blocks as above, =none gives each block back at once (cudaFree; for debugging memory
+// use); LOOM_GPU_MEM_POOL_RESERVE=P (percent, default 5) releases the pooled blocks before an
+// allocation that would leave less than P% of the device's memory free to others (cuDNN, NCCL).
+//
 // Thread safety: StoragePool's member functions are thread-safe. A Storage handle may be copied
 // and destroyed from any thread; one handle object must not be assigned from two threads at once.
 #pragma once
@@ -82,6 +87,20 @@ struct StorageStats {
   uint64_t reuses = 0;
 };
 
+/// How a pool keeps freed blocks.
+struct PoolPolicy {
+  /// Keep freed blocks for reuse (false: give each back to the system at once).
+  bool caching = true;
+  /// Before taking new memory from the device, release the pooled blocks when the device would
+  /// be left with less than this fraction of its memory free (0: never; needs DeviceTotalBytes).
+  double reserve_fraction = 0.0;
+
+  /// GPU pools' policy from LOOM_GPU_MEM_POOL ("caching" or "none") and
+  /// LOOM_GPU_MEM_POOL_RESERVE (percent in [0, 100), default 5).
+  /// @throws ConfigError naming the variable, its value and what is expected.
+  static PoolPolicy FromEnvironment();
+};
+
 /// The memory pool of one device. Get one with StoragePool::Get; pools are never destroyed.
 class StoragePool {
  public:
@@ -106,9 +125,10 @@ class StoragePool {
   /// Frees every pooled (unused) block; blocks in use are untouched.
   void Release();
   Context ctx() const { return ctx_; }
+  const PoolPolicy& policy() const { return policy_; }
 
  protected:
-  explicit StoragePool(Context ctx) : ctx_(ctx) {}
+  explicit StoragePool(Context ctx, PoolPolicy policy = {}) : ctx_(ctx), policy_(policy) {}
 
  private:
   friend struct Storage::Chunk;
@@ -121,8 +141,13 @@ class StoragePool {
   virtual void RawFree(void* ptr) = 0;
   /// Free memory on the device, when the device can tell (for out-of-memory messages).
   virtual std::optional<size_t> DeviceFreeBytes() const { return std::nullopt; }
+  /// The device's memory, when it can tell (for the reserve of PoolPolicy).
+  virtual std::optional<size_t> DeviceTotalBytes() const { return std::nullopt; }
+  /// Releases the pooled blocks when taking `bucket` bytes would break the policy's reserve.
+  void KeepReserve(size_t bucket);
 
   const Context ctx_;
+  const PoolPolicy policy_;
   mutable std::mutex mu_;
   std::unordered_map<size_t, std::vector<void*>> free_lists_;  // guarded by mu_
   StorageStats stats_;                                         // guarded by mu_

@@ -20,6 +20,11 @@ inline constexpr const char* kCpuPriorityThreads = "LOOM_CPU_PRIORITY_NTHREADS";
 inline constexpr const char* kKernelThreads = "LOOM_KERNEL_THREADS";
 /// Compute streams per GPU (default 2).
 inline constexpr const char* kGpuComputeStreams = "LOOM_GPU_WORKER_NSTREAMS";
+/// GPU memory pools: "caching" (default: freed blocks are kept for reuse) or "none".
+inline constexpr const char* kGpuMemPool = "LOOM_GPU_MEM_POOL";
+/// Percent of each GPU's memory the pool leaves free for others, releasing its cached blocks
+/// when an allocation would eat into it (default 5).
+inline constexpr const char* kGpuMemPoolReserve = "LOOM_GPU_MEM_POOL_RESERVE";
 /// Path of a Chrome trace (chrome://tracing, Perfetto) written when the engine shuts down.
 inline constexpr const char* kProfile = "LOOM_PROFILE";
 /// Nodes per bulk segment of a bound executor (default 15; 0 or 1 = one engine operation per node).
