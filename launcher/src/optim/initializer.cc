@@ -283,7 +283,7 @@ void Store(const std::vector<double>& values, NDArray* array) {
     }
     default:
       array->CopyFrom(
-          NDArray::FromHost(values, array->shape(), array->ctx()).AsType(array->dtype()));
+          NDArray::FromHost(values, array->shape()).AsType(array->dtype()));
       return;
   }
 }

@@ -11,6 +11,9 @@
 #include "operators/cpu/parallel.h"
 #include "optim/optim_util.h"
 #include "optim/update_kernels.h"
+#if LOOM_USE_CUDA
+#include "optim/cuda/update_kernels_gpu.h"
+#endif
 
 namespace loom::train {
 
@@ -26,7 +29,7 @@ bool EndsWith(const std::string& text, std::string_view suffix) {
 // Elements per parallel chunk: tens of microseconds of update work.
 constexpr int64_t kUpdateGrain = 1 << 15;
 
-enum class Rule { kSgd, kNag, kAdam, kAdamW, kRmsProp, kAdaGrad };
+using Rule = detail::UpdateRule;
 
 std::vector<std::string> SlotsOf(Rule rule, const proto::Optimizer& cfg) {
   switch (rule) {
@@ -111,6 +114,19 @@ class FusedOptimizer final : public Optimizer {
     std::vector<VarHandle> writes{weight.var()};
     for (const NDArray& a : state) writes.push_back(a.var());
     const VarHandle reads[] = {grad.var()};
+    const std::string op_name = name() + "_update(" + ParamName(index) + ")";
+    if (weight.ctx().type == DeviceType::kGPU) {
+#if LOOM_USE_CUDA
+      Engine::Get().Push(
+          [=](RunContext rc) { detail::GpuUpdate(rule, w, g, s0, s1, n, s, rc.stream); },
+          weight.ctx(), std::span<const VarHandle>(reads), std::span<const VarHandle>(writes), 0,
+          op_name);
+      return;
+#else
+      throw NotSupportedError(op_name + ": the weight is on " + weight.ctx().ToString() +
+                              " but Loom was built without CUDA");
+#endif
+    }
     Engine::Get().Push(
         [=](RunContext) {
           cpu::ParallelFor(n, kUpdateGrain, [&](int64_t begin, int64_t end) {
@@ -141,7 +157,7 @@ class FusedOptimizer final : public Optimizer {
           });
         },
         weight.ctx(), std::span<const VarHandle>(reads), std::span<const VarHandle>(writes), 0,
-        name() + "_update(" + ParamName(index) + ")");
+        op_name);
   }
 
   Rule rule_;
@@ -280,9 +296,6 @@ Optimizer::StepScalars Optimizer::Prepare(int index, const NDArray& weight, cons
   LOOM_CHECK_TYPED(ShapeError, grad.shape() == weight.shape(), who,
                    ": expected a gradient of the weight's shape ", weight.shape().ToString(),
                    " but got ", grad.shape().ToString());
-  LOOM_CHECK_TYPED(NotSupportedError, weight.ctx().is_host(), who,
-                   ": optimizer updates have CPU kernels only, but the weight is on ",
-                   weight.ctx().ToString());
   LOOM_CHECK(grad.ctx() == weight.ctx(), who, ": expected the gradient on the weight's device ",
              weight.ctx().ToString(), " but got ", grad.ctx().ToString());
   auto it = params_.find(index);

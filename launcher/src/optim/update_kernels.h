@@ -8,12 +8,23 @@
 #include <cstdint>
 #include <type_traits>
 
+// The loops compile for the CPU (optimizer.cc) and, under nvcc, as device functions that the GPU
+// update kernel (cuda/update_kernels_gpu.cu) calls with one element each.
+#if defined(__CUDACC__)
+#define LOOM_HOST_DEVICE __host__ __device__
+#else
+#define LOOM_HOST_DEVICE
+#endif
+
 namespace loom::train::detail {
+
+// The update rules with a fused kernel.
+enum class UpdateRule { kSgd, kNag, kAdam, kAdamW, kRmsProp, kAdaGrad };
 
 // MXNet's mshadow_op::clip (x > b: b; x < -b: -b; else x). NaN passes through: both comparisons
 // are false for it. Branch-free, so the loops below vectorise.
 template <typename T>
-inline T Clip(T x, T bound) {
+LOOM_HOST_DEVICE inline T Clip(T x, T bound) {
   const T low = x < -bound ? -bound : x;
   return bound < low ? bound : low;
 }
@@ -35,7 +46,7 @@ struct UpdateScalars {
 // Calls body(std::bool_constant<clip>) with clip = (clip_gradient >= 0), so that each loop is
 // compiled without a branch on it.
 template <typename T, typename Body>
-inline void WithClip(const UpdateScalars<T>& s, Body&& body) {
+LOOM_HOST_DEVICE inline void WithClip(const UpdateScalars<T>& s, Body&& body) {
   if (s.clip_gradient >= T(0)) {
     body(std::true_type{});
   } else {
@@ -44,7 +55,7 @@ inline void WithClip(const UpdateScalars<T>& s, Body&& body) {
 }
 
 template <bool kClip, typename T>
-inline T MaybeClip(T x, T bound) {
+LOOM_HOST_DEVICE inline T MaybeClip(T x, T bound) {
   if constexpr (kClip) {
     return Clip(x, bound);
   } else {
@@ -57,7 +68,7 @@ inline T MaybeClip(T x, T bound) {
 // (without clipping the last term is (lr * rescale) * g, as in MXNet). Without momentum state
 // (mom == nullptr) the same with mom = 0.
 template <typename T>
-void SgdKernel(T* w, const T* g, T* mom, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
+LOOM_HOST_DEVICE void SgdKernel(T* w, const T* g, T* mom, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
   const T lr = s.lr, momentum = s.momentum, rescale = s.rescale_grad, bound = s.clip_gradient;
   const T lr_wd = s.lr * s.wd;
   const T lr_rescale = s.lr * s.rescale_grad;
@@ -88,7 +99,7 @@ void SgdKernel(T* w, const T* g, T* mom, int64_t begin, int64_t end, const Updat
 // sgd_update (what MXNet's NAG runs without momentum):
 //   w = (1 - lr * wd) * w - lr * clip(rescale * g)    (without clipping: (lr * rescale) * g)
 template <typename T>
-void PlainSgdKernel(T* w, const T* g, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
+LOOM_HOST_DEVICE void PlainSgdKernel(T* w, const T* g, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
   const T lr = s.lr, rescale = s.rescale_grad, bound = s.clip_gradient;
   const T keep = T(1) - s.lr * s.wd;
   const T lr_rescale = s.lr * s.rescale_grad;
@@ -109,7 +120,7 @@ void PlainSgdKernel(T* w, const T* g, int64_t begin, int64_t end, const UpdateSc
 //   w' = w - mom + (momentum + 1) * (mom - lr * (gc + wd * w))
 //   mom = mom - lr * (gc + wd * w')
 template <typename T>
-void NagKernel(T* w, const T* g, T* mom, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
+LOOM_HOST_DEVICE void NagKernel(T* w, const T* g, T* mom, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
   const T momentum = s.momentum, momentum_1 = s.momentum + T(1);
   const T lr = s.lr, wd = s.wd, rescale = s.rescale_grad, bound = s.clip_gradient;
   WithClip(s, [&](auto clip) {
@@ -128,7 +139,7 @@ void NagKernel(T* w, const T* g, T* mom, int64_t begin, int64_t end, const Updat
 //   mean = beta1 * mean + (1 - beta1) * gr;  var = beta2 * var + (1 - beta2) * gr * gr
 //   w = w - lr * mean / (sqrt(var) + epsilon)
 template <typename T>
-void AdamKernel(T* w, const T* g, T* mean, T* var, int64_t begin, int64_t end,
+LOOM_HOST_DEVICE void AdamKernel(T* w, const T* g, T* mean, T* var, int64_t begin, int64_t end,
                 const UpdateScalars<T>& s) {
   const T beta1 = s.beta1, one_beta1 = T(1) - s.beta1;
   const T beta2 = s.beta2, one_beta2 = T(1) - s.beta2;
@@ -152,7 +163,7 @@ void AdamKernel(T* w, const T* g, T* mean, T* var, int64_t begin, int64_t end,
 //   mean = beta1 * mean + (1 - beta1) * gr;  var = beta2 * var + (1 - beta2) * (gr * gr)
 //   w = w - eta * (mean / (sqrt(var) + epsilon) + wd * w)
 template <typename T>
-void AdamWKernel(T* w, const T* g, T* mean, T* var, int64_t begin, int64_t end,
+LOOM_HOST_DEVICE void AdamWKernel(T* w, const T* g, T* mean, T* var, int64_t begin, int64_t end,
                  const UpdateScalars<T>& s) {
   const T beta1 = s.beta1, one_beta1 = T(1) - s.beta1;
   const T beta2 = s.beta2, one_beta2 = T(1) - s.beta2;
@@ -175,7 +186,7 @@ void AdamWKernel(T* w, const T* g, T* mean, T* var, int64_t begin, int64_t end,
 //   n = (1 - gamma1) * (gr * gr) + gamma1 * n
 //   w = w - lr * (gr / sqrt(n + epsilon))
 template <typename T>
-void RmsPropKernel(T* w, const T* g, T* n, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
+LOOM_HOST_DEVICE void RmsPropKernel(T* w, const T* g, T* n, int64_t begin, int64_t end, const UpdateScalars<T>& s) {
   const T gamma1 = s.beta1, one_gamma1 = T(1) - s.beta1;
   const T lr = s.lr, wd = s.wd, rescale = s.rescale_grad, bound = s.clip_gradient;
   const T epsilon = s.epsilon;
@@ -193,7 +204,7 @@ void RmsPropKernel(T* w, const T* g, T* n, int64_t begin, int64_t end, const Upd
 //   gr = clip(g * rescale);  history += gr * gr
 //   w += (gr / sqrt(history + epsilon) + w * wd) * -lr
 template <typename T>
-void AdaGradKernel(T* w, const T* g, T* history, int64_t begin, int64_t end,
+LOOM_HOST_DEVICE void AdaGradKernel(T* w, const T* g, T* history, int64_t begin, int64_t end,
                    const UpdateScalars<T>& s) {
   const T neg_lr = -s.lr, wd = s.wd, rescale = s.rescale_grad, bound = s.clip_gradient;
   const T epsilon = s.epsilon;

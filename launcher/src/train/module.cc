@@ -56,8 +56,12 @@ std::vector<std::pair<std::string, double>> Values(
   return values;
 }
 
-// The array converted to `dtype` when it differs (parameters from files may be float64).
-NDArray As(const NDArray& a, DType dtype) { return a.dtype() == dtype ? a : a.AsType(dtype); }
+// The array on the host, converted to `dtype` when it differs (parameters from files may be
+// float64; NDArray's AsType runs on CPU arrays).
+NDArray As(const NDArray& a, DType dtype) {
+  const NDArray host = a.ctx().is_host() ? a : a.CopyTo(Context::CPU());
+  return host.dtype() == dtype ? host : host.AsType(dtype);
+}
 
 }  // namespace
 
@@ -449,7 +453,9 @@ void Module::UpdateMetrics(const std::vector<std::unique_ptr<EvalMetric>>& metri
   if (metrics.empty()) return;
   LOOM_CHECK(!batch.label.empty(), "Module::UpdateMetrics: the batch has no labels");
   const int64_t valid = batch.data.front().shape()[0] - batch.pad;
-  for (const auto& m : metrics) m->Update(batch.label.front(), GetOutputs().front(), valid);
+  NDArray output = GetOutputs().front();
+  if (!output.ctx().is_host()) output = output.CopyTo(Context::CPU());
+  for (const auto& m : metrics) m->Update(batch.label.front(), output, valid);
 }
 
 double Module::CheckedLoss(const DataBatch& batch, int64_t epoch, int64_t index) const {
