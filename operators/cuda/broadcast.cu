@@ -38,7 +38,8 @@ __global__ void BroadcastGradFullKernel(const T* dy, const T* a, const T* b, Ind
   }
 }
 
-constexpr int64_t kNarrowLimit = 0x7fffffff;
+// 32-bit indices below this many elements (margin for the last grid-stride step).
+constexpr int64_t kNarrowLimit = int64_t{1} << 30;
 
 }  // namespace
 

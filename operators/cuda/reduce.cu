@@ -16,6 +16,8 @@ namespace {
 constexpr int kTargetBlocks = 1024;  // enough blocks to fill an H100/H200 several times over
 constexpr int kMaxSplits = 1024;
 constexpr int64_t kMinPerThread = 16;
+// 32-bit indices below this many elements (margin for the last grid-stride step).
+constexpr int64_t kNarrowLimit = int64_t{1} << 30;
 
 template <typename A> __device__ __forceinline__ A Infinity();
 template <> __device__ __forceinline__ float Infinity<float>() { return __int_as_float(0x7f800000); }
@@ -83,7 +85,7 @@ template <ReduceKind kOp, typename T, typename I>
 __global__ void ReduceKernel(const T* __restrict__ x, ReducePlan p, int bx, int by, bool r_fast,
                              T* y, int req, Acc<T>* partial) {
   using A = Acc<T>;
-  extern __shared__ unsigned char reduce_smem[];
+  extern __shared__ __align__(16) unsigned char reduce_smem[];
   A* shared = reinterpret_cast<A*>(reduce_smem);
   const int tid = static_cast<int>(threadIdx.x);
   const int tx = r_fast ? tid / by : tid % bx;
@@ -173,7 +175,7 @@ void Reduce(ReduceKind op, DType dtype, const void* x, const ReducePlan& p, void
   const Geometry g = Plan(p);
   if (g.gx > 0x7fffffff) throw Error(StrCat(what, ": too many outputs for one launch"));
   const dim3 grid(static_cast<unsigned>(g.gx), static_cast<unsigned>(g.splits));
-  const bool narrow = p.n_out * std::max<int64_t>(p.n_red, 1) < 0x7fffffff;
+  const bool narrow = p.n_out * std::max<int64_t>(p.n_red, 1) < kNarrowLimit;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
     using A = Acc<T>;
     A* partial = g.splits > 1 ? static_cast<A*>(scratch) : nullptr;
@@ -311,7 +313,7 @@ void ReduceBackward(ReduceKind op, DType dtype, const void* dy, const void* x, c
       const auto* px = static_cast<const T*>(x);
       const auto* py = static_cast<const T*>(y);
       const auto a_scale = static_cast<Acc<T>>(scale);
-      if (n < 0x7fffffff) {
+      if (n < kNarrowLimit) {
         ReduceBackwardKernel<kOp, T, int32_t><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
             pdy, px, py, m, a_scale, static_cast<T*>(dx), static_cast<int32_t>(n), req);
       } else {
