@@ -213,14 +213,14 @@ __global__ void DeconvForwardKernel(DepthwiseDeconv g, const T* x, const T* wt, 
     const int64_t ch = plane % g.c;
     const T* xp = x + plane * g.h * g.w;
     const T* wp = wt + ch * g.k * g.k;
-    T sum = 0;
+    Acc<T> sum = 0;
     for (int64_t ky = (oy + g.p) % g.s; ky < g.k; ky += g.s) {
       const int64_t iy = (oy + g.p - ky) / g.s;
       if (iy < 0 || iy >= g.h) continue;
       for (int64_t kx = (ox + g.p) % g.s; kx < g.k; kx += g.s) {
         const int64_t ix = (ox + g.p - kx) / g.s;
         if (ix < 0 || ix >= g.w) continue;
-        sum += xp[iy * g.w + ix] * wp[ky * g.k + kx];
+        sum += ToAcc(xp[iy * g.w + ix]) * ToAcc(wp[ky * g.k + kx]);
       }
     }
     Store(req, y + i, sum);
@@ -235,14 +235,14 @@ __global__ void DeconvDataGradKernel(DepthwiseDeconv g, const T* dy, const T* wt
     const int64_t ch = plane % g.c;
     const T* gp = dy + plane * g.oh * g.ow;
     const T* wp = wt + ch * g.k * g.k;
-    T sum = 0;
+    Acc<T> sum = 0;
     for (int64_t ky = 0; ky < g.k; ++ky) {
       const int64_t oy = iy * g.s - g.p + ky;
       if (oy < 0 || oy >= g.oh) continue;
       for (int64_t kx = 0; kx < g.k; ++kx) {
         const int64_t ox = ix * g.s - g.p + kx;
         if (ox < 0 || ox >= g.ow) continue;
-        sum += gp[oy * g.ow + ox] * wp[ky * g.k + kx];
+        sum += ToAcc(gp[oy * g.ow + ox]) * ToAcc(wp[ky * g.k + kx]);
       }
     }
     Store(req, dx + i, sum);
@@ -252,18 +252,19 @@ __global__ void DeconvDataGradKernel(DepthwiseDeconv g, const T* dy, const T* wt
 // One block per weight element (ch, ky, kx): the sum over n, iy, ix of x * dy.
 template <typename T>
 __global__ void DeconvWeightGradKernel(DepthwiseDeconv g, const T* dy, const T* x, T* dw, int req) {
-  __shared__ T shared[32];
+  __shared__ Acc<T> shared[32];
   const int64_t kk = g.k * g.k;
   for (int64_t e = blockIdx.x; e < g.c * kk; e += gridDim.x) {
     const int64_t ch = e / kk, ky = (e % kk) / g.k, kx = e % g.k;
-    T sum = 0;
+    Acc<T> sum = 0;
     const int64_t per_image = g.h * g.w;
     for (int64_t q = threadIdx.x; q < g.n * per_image; q += blockDim.x) {
       const int64_t b = q / per_image, iy = (q % per_image) / g.w, ix = q % g.w;
       const int64_t oy = iy * g.s - g.p + ky, ox = ix * g.s - g.p + kx;
       if (oy < 0 || oy >= g.oh || ox < 0 || ox >= g.ow) continue;
       const int64_t plane = b * g.c + ch;
-      sum += x[plane * per_image + iy * g.w + ix] * dy[(plane * g.oh + oy) * g.ow + ox];
+      sum +=
+          ToAcc(x[plane * per_image + iy * g.w + ix]) * ToAcc(dy[(plane * g.oh + oy) * g.ow + ox]);
     }
     sum = BlockSum(sum, shared);
     if (threadIdx.x == 0) Store(req, dw + e, sum);
@@ -356,7 +357,7 @@ void DepthwiseDeconvForward(DType dtype, const DepthwiseDeconv& g, const void* x
                             const void* weight, void* y, int req, void* stream) {
   const int64_t total = g.n * g.c * g.oh * g.ow;
   if (req == kReqNull || total == 0) return;
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "UpSampling (bilinear)", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "UpSampling (bilinear)", {
     DeconvForwardKernel<T><<<Blocks(total), kThreads, 0, Stream(stream)>>>(
         g, static_cast<const T*>(x), static_cast<const T*>(weight), static_cast<T*>(y), total, req);
   });
@@ -366,7 +367,7 @@ void DepthwiseDeconvForward(DType dtype, const DepthwiseDeconv& g, const void* x
 void DepthwiseDeconvBackward(DType dtype, const DepthwiseDeconv& g, const void* dy, const void* x,
                              const void* weight, void* dx, int dx_req, void* dweight, int w_req,
                              void* stream) {
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "_backward_UpSampling (bilinear)", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_UpSampling (bilinear)", {
     const int64_t total = g.n * g.c * g.h * g.w;
     if (dx_req != kReqNull && total > 0) {
       DeconvDataGradKernel<T><<<Blocks(total), kThreads, 0, Stream(stream)>>>(

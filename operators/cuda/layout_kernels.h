@@ -50,7 +50,7 @@ void UpSamplingNearestBackward(DType dtype, int64_t n, int64_t c, int64_t big_c,
                                const void* dy, void* dx, int req, void* stream);
 
 /// A depthwise 2-D deconvolution (bilinear UpSampling): x (n, c, h, w), weight (c, 1, k, k),
-/// stride s, padding p, y (n, c, oh, ow). float32 and float64.
+/// stride s, padding p, y (n, c, oh, ow). float16/32/64 (the CPU's Deconvolution lacks float16).
 struct DepthwiseDeconv {
   int64_t n, c, h, w, oh, ow, k, s, p;
 };

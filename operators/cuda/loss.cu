@@ -12,17 +12,20 @@ __device__ __forceinline__ double Exp(double v) { return exp(v); }
 // One block per row of k contiguous elements (inner == 1).
 template <typename T>
 __global__ void SoftmaxRowsKernel(const T* x, T* y, int64_t rows, int64_t k, int req) {
-  __shared__ T shared[32];
+  using A = Acc<T>;
+  __shared__ A shared[32];
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const T* xr = x + r * k;
     T* yr = y + r * k;
-    T m = -INFINITY;
-    for (int64_t j = threadIdx.x; j < k; j += blockDim.x) m = xr[j] > m ? xr[j] : m;
+    A m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < k; j += blockDim.x) m = ToAcc(xr[j]) > m ? ToAcc(xr[j]) : m;
     m = BlockMax(m, shared);
-    T sum = 0;
-    for (int64_t j = threadIdx.x; j < k; j += blockDim.x) sum += Exp(xr[j] - m);
-    const T inv = T(1) / BlockSum(sum, shared);
-    for (int64_t j = threadIdx.x; j < k; j += blockDim.x) Store(req, yr + j, Exp(xr[j] - m) * inv);
+    A sum = 0;
+    for (int64_t j = threadIdx.x; j < k; j += blockDim.x) sum += Exp(ToAcc(xr[j]) - m);
+    const A inv = A(1) / BlockSum(sum, shared);
+    for (int64_t j = threadIdx.x; j < k; j += blockDim.x) {
+      Store(req, yr + j, Exp(ToAcc(xr[j]) - m) * inv);
+    }
   }
 }
 
@@ -30,16 +33,17 @@ __global__ void SoftmaxRowsKernel(const T* x, T* y, int64_t rows, int64_t k, int
 template <typename T>
 __global__ void SoftmaxColumnsKernel(const T* x, T* y, int64_t outer, int64_t k, int64_t inner,
                                      int req) {
+  using A = Acc<T>;
   LOOM_CUDA_KERNEL_LOOP(c, outer * inner) {
     const int64_t o = c / inner, i = c % inner;
     const T* xc = x + o * k * inner + i;
     T* yc = y + o * k * inner + i;
-    T m = -INFINITY;
-    for (int64_t j = 0; j < k; ++j) m = xc[j * inner] > m ? xc[j * inner] : m;
-    T sum = 0;
-    for (int64_t j = 0; j < k; ++j) sum += Exp(xc[j * inner] - m);
-    const T inv = T(1) / sum;
-    for (int64_t j = 0; j < k; ++j) Store(req, yc + j * inner, Exp(xc[j * inner] - m) * inv);
+    A m = -INFINITY;
+    for (int64_t j = 0; j < k; ++j) m = ToAcc(xc[j * inner]) > m ? ToAcc(xc[j * inner]) : m;
+    A sum = 0;
+    for (int64_t j = 0; j < k; ++j) sum += Exp(ToAcc(xc[j * inner]) - m);
+    const A inv = A(1) / sum;
+    for (int64_t j = 0; j < k; ++j) Store(req, yc + j * inner, Exp(ToAcc(xc[j * inner]) - m) * inv);
   }
 }
 
@@ -57,23 +61,24 @@ template <typename T, typename L>
 __global__ void SoftmaxOutputGradKernel(SoftmaxOutputGrad p, const T* prob, const L* label,
                                         const T* head, T* grad, int64_t total, int64_t k,
                                         int64_t inner, const int64_t* valid, int req) {
+  using A = Acc<T>;
   const double norm = p.count_valid ? static_cast<double>(*valid > 0 ? *valid : 1) : p.norm;
-  const T scale = static_cast<T>(p.grad_scale / norm);
-  const T on = static_cast<T>(1 - p.smooth_alpha);
-  const T off = static_cast<T>(k > 1 ? p.smooth_alpha / static_cast<double>(k - 1) : 0.0);
+  const A scale = static_cast<A>(p.grad_scale / norm);
+  const A on = static_cast<A>(1 - p.smooth_alpha);
+  const A off = static_cast<A>(k > 1 ? p.smooth_alpha / static_cast<double>(k - 1) : 0.0);
   LOOM_CUDA_KERNEL_LOOP(at, total) {
     const int64_t i = at % inner, c = (at / inner) % k, o = at / (inner * k);
-    T v = 0;
+    A v = 0;
     if (p.soft) {
-      v = (prob[at] - static_cast<T>(ReadIndex(label, at))) * scale;
-      if (head != nullptr) v *= head[at];
+      v = (ToAcc(prob[at]) - static_cast<A>(ReadIndex(label, at))) * scale;
+      if (head != nullptr) v *= ToAcc(head[at]);
     } else {
       const double l = ReadIndex(label, o * inner + i);
       if (!(p.use_ignore && l == p.ignore_label)) {
         const int64_t target =
             l >= 0 && l < static_cast<double>(k) ? static_cast<int64_t>(l) : int64_t{-1};
-        v = (prob[at] - (c == target ? on : off)) * scale;
-        if (head != nullptr) v *= head[at];
+        v = (ToAcc(prob[at]) - (c == target ? on : off)) * scale;
+        if (head != nullptr) v *= ToAcc(head[at]);
       }
     }
     Store(req, grad + at, v);
@@ -82,15 +87,20 @@ __global__ void SoftmaxOutputGradKernel(SoftmaxOutputGrad p, const T* prob, cons
 
 template <typename T>
 __global__ void RegressionForwardKernel(const T* x, T* y, int64_t n, int kind, int req) {
-  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, y + i, kind == 1 ? T(1) / (T(1) + Exp(-x[i])) : x[i]); }
+  using A = Acc<T>;
+  LOOM_CUDA_KERNEL_LOOP(i, n) {
+    const A v = ToAcc(x[i]);
+    Store(req, y + i, kind == 1 ? A(1) / (A(1) + Exp(-v)) : v);
+  }
 }
 
 template <typename T, typename L>
 __global__ void RegressionBackwardKernel(const T* y, const L* label, T* grad, int64_t n, int kind,
-                                         T scale, int req) {
+                                         Acc<T> scale, int req) {
+  using A = Acc<T>;
   LOOM_CUDA_KERNEL_LOOP(i, n) {
-    const T diff = y[i] - static_cast<T>(ReadIndex(label, i));
-    const T v = kind == 2 ? T((diff > 0) - (diff < 0)) : diff;
+    const A diff = ToAcc(y[i]) - static_cast<A>(ReadIndex(label, i));
+    const A v = kind == 2 ? A((diff > A(0)) - (diff < A(0))) : diff;
     Store(req, grad + i, v * scale);
   }
 }
@@ -100,7 +110,7 @@ __global__ void RegressionBackwardKernel(const T* y, const L* label, T* grad, in
 void SoftmaxOutputForward(DType dtype, int64_t outer, int64_t k, int64_t inner, const void* x,
                           void* y, int req, void* stream) {
   if (req == kReqNull || outer * k * inner == 0) return;
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "SoftmaxOutput", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "SoftmaxOutput", {
     if (inner == 1) {
       SoftmaxRowsKernel<T>
           <<<static_cast<int>(std::min<int64_t>(outer, 65535)), ReduceThreads(k), 0,
@@ -130,7 +140,7 @@ void SoftmaxOutputBackward(DType dtype, DType label_dtype, const SoftmaxOutputGr
           static_cast<const L*>(label), positions, p.ignore_label,
           reinterpret_cast<unsigned long long*>(scratch));
     }
-    LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "_backward_SoftmaxOutput", {
+    LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_SoftmaxOutput", {
       SoftmaxOutputGradKernel<T, L><<<Blocks(total), kThreads, 0, s>>>(
           p, static_cast<const T*>(prob), static_cast<const L*>(label), static_cast<const T*>(head),
           static_cast<T*>(grad), total, k, inner, scratch, req);
@@ -142,7 +152,7 @@ void SoftmaxOutputBackward(DType dtype, DType label_dtype, const SoftmaxOutputGr
 void RegressionForward(DType dtype, int kind, const void* x, void* y, int64_t n, int req,
                        void* stream) {
   if (req == kReqNull || n == 0) return;
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "RegressionOutput", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "RegressionOutput", {
     RegressionForwardKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
         static_cast<const T*>(x), static_cast<T*>(y), n, kind, req);
   });
@@ -152,11 +162,11 @@ void RegressionForward(DType dtype, int kind, const void* x, void* y, int64_t n,
 void RegressionBackward(DType dtype, DType label_dtype, int kind, double scale, const void* y,
                         const void* label, void* grad, int64_t n, int req, void* stream) {
   if (req == kReqNull || n == 0) return;
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "_backward_RegressionOutput", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_RegressionOutput", {
     LOOM_GPU_ANY_SWITCH(label_dtype, L, "RegressionOutput label", {
       RegressionBackwardKernel<T, L><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
           static_cast<const T*>(y), static_cast<const L*>(label), static_cast<T*>(grad), n, kind,
-          static_cast<T>(scale), req);
+          static_cast<Acc<T>>(scale), req);
     });
   });
   CheckLaunch("_backward_RegressionOutput");

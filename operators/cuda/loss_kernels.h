@@ -3,10 +3,11 @@
 //
 //   SoftmaxOutputForward(DType::kFloat32, outer, k, inner, x, y, kReqWriteTo, stream);
 //
-// float32 and float64 (as the CPU kernels); labels in any numeric dtype. The CPU rejects a hard
-// label outside [0, K) that is not ignored with an error; on the GPU (which cannot raise one
-// without synchronising) such a position gets no one-hot target (every class gets the smoothing
-// value). Launches are enqueued on `stream` and return at once. C++17-safe.
+// float32 and float64 as the CPU kernels, and float16 (float arithmetic), which the CPU lacks
+// and the GPU consistency test compares with the CPU's float32; labels in any numeric dtype. The
+// CPU rejects a hard label outside [0, K) that is not ignored with an error; on the GPU (which
+// cannot raise one without synchronising) such a position gets no one-hot target (every class gets
+// the smoothing value). Launches are enqueued on `stream` and return at once. C++17-safe.
 #pragma once
 
 #include <cstdint>

@@ -139,11 +139,7 @@ void LeakyReLUForward(DType dtype, const LeakyParams& p, const void* x, const vo
         p, static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<T*>(y),
         static_cast<T*>(mask), n, req);
   };
-  if (p.type == LeakyKind::kPrelu || p.type == LeakyKind::kRrelu) {
-    LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "LeakyReLU (prelu, rrelu)", { launch(T{}); });
-  } else {
-    LOOM_GPU_FLOAT_SWITCH(dtype, T, "LeakyReLU", { launch(T{}); });
-  }
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "LeakyReLU", { launch(T{}); });
   CheckLaunch("LeakyReLU");
 }
 
@@ -183,11 +179,7 @@ void LeakyReLUBackward(DType dtype, const LeakyParams& p, const void* dy, const 
           static_cast<const T*>(mask), static_cast<T*>(dx), n, req);
     }
   };
-  if (p.type == LeakyKind::kPrelu || p.type == LeakyKind::kRrelu) {
-    LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "_backward_LeakyReLU (prelu, rrelu)", { launch(T{}); });
-  } else {
-    LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_LeakyReLU", { launch(T{}); });
-  }
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_LeakyReLU", { launch(T{}); });
   CheckLaunch("_backward_LeakyReLU");
 }
 

@@ -25,8 +25,8 @@ struct LeakyParams {
   uint64_t seed = 0;
 };
 
-/// y (and, for rrelu in training, mask) from x (and prelu's gamma). prelu and rrelu take float32
-/// and float64, the others also float16.
+/// y (and, for rrelu in training, mask) from x (and prelu's gamma). float16/32/64 (the CPU's
+/// prelu and rrelu lack float16).
 void LeakyReLUForward(DType dtype, const LeakyParams& p, const void* x, const void* gamma, void* y,
                       void* mask, int64_t n, int req, void* stream);
 /// mask = value everywhere (rrelu outside training).

@@ -1,8 +1,7 @@
 // Device helpers shared by the layout, indexing, loss and normalisation kernels
-// (operators/cuda/{layout,indexing,misc,loss,norm}.cu): a float32/float64-only dtype switch, index
-// reads from any numeric dtype, and a block-wide sum.
+// (operators/cuda/{layout,indexing,misc,loss,norm}.cu): index reads from any numeric dtype and
+// block-wide sums and maxima.
 //
-//   LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "InstanceNorm", { Kernel<T><<<...>>>(...); });
 //   const double v = ReadIndex(indices, i);           // as the CPU's ReadAsDouble
 //   const double s = BlockSum(partial, shared);       // every thread of the block gets the sum
 //
@@ -53,20 +52,3 @@ __device__ A BlockMax(A v, A* shared) {
 inline int ReduceThreads(int64_t n) { return n <= 64 ? 32 : (n <= 512 ? 128 : 256); }
 
 }  // namespace loom::gpu
-
-/// Runs `...` with T bound to float or double; NotSupportedError naming `what` otherwise (the
-/// operators whose CPU kernels take float32 and float64 only).
-#define LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, what, ...)                                     \
-  switch (dtype) {                                                                          \
-    case ::loom::DType::kFloat32: {                                                         \
-      using T = float;                                                                      \
-      __VA_ARGS__                                                                           \
-    } break;                                                                                \
-    case ::loom::DType::kFloat64: {                                                         \
-      using T = double;                                                                     \
-      __VA_ARGS__                                                                           \
-    } break;                                                                                \
-    default:                                                                                \
-      throw ::loom::NotSupportedError(::loom::detail::StrCat(                               \
-          what, " on GPU supports float32 and float64 but got ", ::loom::ToString(dtype))); \
-  }

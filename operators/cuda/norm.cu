@@ -8,11 +8,16 @@ namespace {
 
 // As the CPU: the value in double, accumulated in double, rounded once.
 template <typename T>
+__device__ __forceinline__ double D(T v) {
+  return static_cast<double>(ToAcc(v));
+}
+
+template <typename T>
 __device__ __forceinline__ void StoreD(int req, T* dst, double v) {
   if (req == kReqAddTo) {
-    *dst = static_cast<T>(static_cast<double>(*dst) + v);
+    *dst = FromAcc<T>(D(*dst) + v);
   } else if (req != kReqNull) {
-    *dst = static_cast<T>(v);
+    *dst = FromAcc<T>(v);
   }
 }
 
@@ -25,12 +30,13 @@ __global__ void L2ForwardRowsKernel(const T* x, T* y, T* norm, int64_t groups, i
     const T* xg = x + g * n;
     double sum = 0;
     for (int64_t k = threadIdx.x; k < n; k += blockDim.x) {
-      const double v = xg[k];
+      const double v = D(xg[k]);
       sum += v * v;
     }
     const double nrm = sqrt(BlockSum(sum, shared) + eps);
-    if (threadIdx.x == 0) norm[g] = static_cast<T>(nrm);
-    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) StoreD(req, y + g * n + k, xg[k] / nrm);
+    if (threadIdx.x == 0) norm[g] = FromAcc<T>(nrm);
+    for (int64_t k = threadIdx.x; k < n; k += blockDim.x)
+      StoreD(req, y + g * n + k, D(xg[k]) / nrm);
   }
 }
 
@@ -42,13 +48,13 @@ __global__ void L2ForwardColumnsKernel(const T* x, T* y, T* norm, int64_t outer,
     const int64_t base = (g / inner) * n * inner + g % inner;
     double sum = 0;
     for (int64_t k = 0; k < n; ++k) {
-      const double v = x[base + k * inner];
+      const double v = D(x[base + k * inner]);
       sum += v * v;
     }
     const double nrm = sqrt(sum + eps);
-    norm[g] = static_cast<T>(nrm);
+    norm[g] = FromAcc<T>(nrm);
     for (int64_t k = 0; k < n; ++k) {
-      StoreD(req, y + base + k * inner, x[base + k * inner] / nrm);
+      StoreD(req, y + base + k * inner, D(x[base + k * inner]) / nrm);
     }
   }
 }
@@ -61,12 +67,12 @@ __global__ void L2BackwardRowsKernel(const T* dy, const T* y, const T* norm, T* 
     const int64_t base = g * n;
     double dot = 0;
     for (int64_t k = threadIdx.x; k < n; k += blockDim.x) {
-      dot += static_cast<double>(dy[base + k]) * y[base + k];
+      dot += D(dy[base + k]) * D(y[base + k]);
     }
     dot = BlockSum(dot, shared);
-    const double nrm = norm[g];
+    const double nrm = D(norm[g]);
     for (int64_t k = threadIdx.x; k < n; k += blockDim.x) {
-      StoreD(req, dx + base + k, (dy[base + k] - y[base + k] * dot) / nrm);
+      StoreD(req, dx + base + k, (D(dy[base + k]) - D(y[base + k]) * dot) / nrm);
     }
   }
 }
@@ -78,12 +84,12 @@ __global__ void L2BackwardColumnsKernel(const T* dy, const T* y, const T* norm, 
     const int64_t base = (g / inner) * n * inner + g % inner;
     double dot = 0;
     for (int64_t k = 0; k < n; ++k) {
-      dot += static_cast<double>(dy[base + k * inner]) * y[base + k * inner];
+      dot += D(dy[base + k * inner]) * D(y[base + k * inner]);
     }
-    const double nrm = norm[g];
+    const double nrm = D(norm[g]);
     for (int64_t k = 0; k < n; ++k) {
       const int64_t at = base + k * inner;
-      StoreD(req, dx + at, (dy[at] - y[at] * dot) / nrm);
+      StoreD(req, dx + at, (D(dy[at]) - D(y[at]) * dot) / nrm);
     }
   }
 }
@@ -97,23 +103,23 @@ __global__ void InstanceForwardKernel(const T* x, const T* gamma, const T* beta,
   for (int64_t g = blockIdx.x; g < groups; g += gridDim.x) {
     const T* xs = x + g * m;
     double sum = 0;
-    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) sum += xs[i];
+    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) sum += D(xs[i]);
     sum = BlockSum(sum, shared);
     const double mu = m > 0 ? sum / static_cast<double>(m) : 0;
     double sq = 0;
-    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) sq += (xs[i] - mu) * (xs[i] - mu);
+    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) sq += (D(xs[i]) - mu) * (D(xs[i]) - mu);
     sq = BlockSum(sq, shared);
     const double v = m > 0 ? sq / static_cast<double>(m) : 0;
     if (threadIdx.x == 0) {
-      mean[g] = static_cast<T>(mu);
-      var[g] = static_cast<T>(v);
+      mean[g] = FromAcc<T>(mu);
+      var[g] = FromAcc<T>(v);
     }
     if (req == kReqNull) continue;
     const int64_t c = g % channels;
-    const double scale = gamma[c] / sqrt(v + eps);
-    const double shift = beta[c];
+    const double scale = D(gamma[c]) / sqrt(v + eps);
+    const double shift = D(beta[c]);
     for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
-      StoreD(req, y + g * m + i, (xs[i] - mu) * scale + shift);
+      StoreD(req, y + g * m + i, (D(xs[i]) - mu) * scale + shift);
     }
   }
 }
@@ -126,13 +132,13 @@ __global__ void InstanceBackwardKernel(const T* dy, const T* x, const T* gamma, 
                                        double* sum_gx) {
   __shared__ double shared[32];
   for (int64_t g = blockIdx.x; g < groups; g += gridDim.x) {
-    const double mu = mean[g], rstd = 1 / sqrt(static_cast<double>(var[g]) + eps);
+    const double mu = D(mean[g]), rstd = 1 / sqrt(D(var[g]) + eps);
     const T* gs = dy + g * m;
     const T* xs = x + g * m;
     double sg = 0, sgx = 0;
     for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
-      sg += gs[i];
-      sgx += gs[i] * (xs[i] - mu) * rstd;
+      sg += D(gs[i]);
+      sgx += D(gs[i]) * (D(xs[i]) - mu) * rstd;
     }
     sg = BlockSum(sg, shared);
     sgx = BlockSum(sgx, shared);
@@ -141,10 +147,10 @@ __global__ void InstanceBackwardKernel(const T* dy, const T* x, const T* gamma, 
       sum_gx[g] = sgx;
     }
     if (dx_req == kReqNull || m == 0) continue;
-    const double k = gamma[g % channels] * rstd, inv_m = 1.0 / static_cast<double>(m);
+    const double k = D(gamma[g % channels]) * rstd, inv_m = 1.0 / static_cast<double>(m);
     for (int64_t i = threadIdx.x; i < m; i += blockDim.x) {
-      const double xhat = (xs[i] - mu) * rstd;
-      StoreD(dx_req, dx + g * m + i, k * (gs[i] - sg * inv_m - xhat * sgx * inv_m));
+      const double xhat = (D(xs[i]) - mu) * rstd;
+      StoreD(dx_req, dx + g * m + i, k * (D(gs[i]) - sg * inv_m - xhat * sgx * inv_m));
     }
   }
 }
@@ -172,7 +178,7 @@ void L2NormForward(DType dtype, int64_t outer, int64_t n, int64_t inner, double 
                    void* y, int req, void* norm, void* stream) {
   const int64_t groups = outer * inner;
   if (groups == 0) return;
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "L2Normalization", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "L2Normalization", {
     if (inner == 1) {
       L2ForwardRowsKernel<T><<<GroupBlocks(groups), ReduceThreads(n), 0, Stream(stream)>>>(
           static_cast<const T*>(x), static_cast<T*>(y), static_cast<T*>(norm), groups, n, eps, req);
@@ -189,7 +195,7 @@ void L2NormBackward(DType dtype, int64_t outer, int64_t n, int64_t inner, const 
                     const void* y, const void* norm, void* dx, int req, void* stream) {
   const int64_t groups = outer * inner;
   if (req == kReqNull || groups == 0) return;
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "_backward_L2Normalization", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_L2Normalization", {
     if (inner == 1) {
       L2BackwardRowsKernel<T><<<GroupBlocks(groups), ReduceThreads(n), 0, Stream(stream)>>>(
           static_cast<const T*>(dy), static_cast<const T*>(y), static_cast<const T*>(norm),
@@ -208,7 +214,7 @@ void InstanceNormForward(DType dtype, int64_t batch, int64_t channels, int64_t m
                          void* mean, void* var, void* stream) {
   const int64_t groups = batch * channels;
   if (groups == 0) return;
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "InstanceNorm", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "InstanceNorm", {
     InstanceForwardKernel<T><<<GroupBlocks(groups), ReduceThreads(m), 0, Stream(stream)>>>(
         static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta),
         static_cast<T*>(y), static_cast<T*>(mean), static_cast<T*>(var), groups, channels, m, eps,
@@ -225,7 +231,7 @@ void InstanceNormBackward(DType dtype, int64_t batch, int64_t channels, int64_t 
   double* sum_g = scratch;
   double* sum_gx = scratch + groups;
   cudaStream_t s = Stream(stream);
-  LOOM_GPU_FLOAT_ONLY_SWITCH(dtype, T, "_backward_InstanceNorm", {
+  LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_InstanceNorm", {
     if (groups > 0) {
       InstanceBackwardKernel<T><<<GroupBlocks(groups), ReduceThreads(m), 0, s>>>(
           static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<const T*>(gamma),

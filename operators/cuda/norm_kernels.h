@@ -1,6 +1,6 @@
 // Launchers of the normalisation GPU kernels (operators/cuda/norm.cu), for norm_gpu.cc:
-// L2Normalization and InstanceNorm with their gradients. float32 and float64, sums in double
-// (as the CPU kernels).
+// L2Normalization and InstanceNorm with their gradients. float32 and float64 as the CPU kernels,
+// and float16 (which the CPU lacks); sums in double as on the CPU.
 //
 //   L2NormForward(DType::kFloat32, outer, n, inner, 1e-10, x, y, kReqWriteTo, norm, stream);
 //
