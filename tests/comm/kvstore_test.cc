@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "loom/core/storage.h"
+#include "loom/comm/communicator.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::comm {
@@ -266,6 +268,46 @@ TEST(KVStoreDevice, SumsAcrossDevices) {
     NDArray out = NDArray::Empty({100}, Context::CPU(3));
     kv->PushPull(key, vals, {out});
     ExpectAll(out, 3.0f);
+  }
+}
+
+// Why the GPU tests cannot run here, or "" when there is a GPU.
+std::string NoGpuReason() {
+#if LOOM_USE_CUDA
+  return NumGpus() > 0 ? "" : "no GPU: the CUDA runtime found none on this machine";
+#else
+  return "no GPU: Loom was built without CUDA (LOOM_USE_CUDA=OFF or no nvcc)";
+#endif
+}
+
+// device and nccl in one process: four values spread over every GPU (and the host), summed into
+// outs on every GPU, float32 and float64, sizes around the sum kernel's block size.
+TEST(KVStoreGpu, DeviceAndNcclSumAcrossGpus) {
+  if (const std::string reason = NoGpuReason(); !reason.empty()) GTEST_SKIP() << reason;
+  std::vector<std::string> types = {"device", "local"};
+  const std::vector<std::string> backends = AvailableBackends();
+  if (std::find(backends.begin(), backends.end(), "nccl") != backends.end()) types.push_back("nccl");
+  const int gpus = NumGpus();
+  for (const std::string& type : types) {
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      for (int64_t n : {1, 255, 257, 100003}) {
+        auto kv = KVStore::Create(type);
+        kv->Init(0, NDArray::Zeros({n}, Context::CPU(), dtype));
+        std::vector<NDArray> vals;
+        for (int i = 0; i < 4; ++i) {
+          vals.push_back(NDArray::Full({n}, i + 1.0, Context::GPU(i % gpus), dtype));
+        }
+        vals.push_back(NDArray::Full({n}, 10.0, Context::CPU(), dtype));
+        std::vector<NDArray> outs;
+        for (int g = 0; g < gpus; ++g) outs.push_back(NDArray::Empty({n}, Context::GPU(g), dtype));
+        kv->PushPull(0, vals, outs);
+        for (const NDArray& out : outs) {
+          const std::vector<double> got = out.CopyTo(Context::CPU()).AsType(DType::kFloat64)
+                                              .ToVector<double>();
+          for (double v : got) ASSERT_EQ(v, 20.0) << type << " " << ToString(dtype) << " n " << n;
+        }
+      }
+    }
   }
 }
 

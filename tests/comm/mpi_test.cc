@@ -13,6 +13,7 @@
 #include "loom/comm/communicator.h"
 #include "loom/comm/kvstore.h"
 #include "loom/comm/launch.h"
+#include "loom/core/storage.h"
 #include "loom/scheduler/error.h"
 #include "mpi_test_util.h"
 
@@ -172,6 +173,68 @@ TEST(MpiKVStore, FusedListEqualsPerKey) {
   fused->PushPull(keys, grads, a);
   for (int i = 0; i < 30; ++i) single->PushPull(i, {grads[i]}, {b[i]}, -i);
   for (int i = 0; i < 30; ++i) ASSERT_EQ(a[i].ToVector<float>(), b[i].ToVector<float>()) << i;
+}
+
+// Whether each rank can have a GPU of its own (NCCL refuses two ranks on one GPU); the reason
+// otherwise. The same on every rank of one machine, so that all skip together.
+std::string NoGpuPerRankReason(int ranks) {
+  const std::vector<std::string> backends = AvailableBackends();
+  if (std::find(backends.begin(), backends.end(), "nccl") == backends.end()) {
+    return "no nccl backend: Loom was built without CUDA or NCCL";
+  }
+  if (NumGpus() < ranks) {
+    return "the nccl tests need a GPU per rank: " + std::to_string(NumGpus()) + " GPU(s) for " +
+           std::to_string(ranks) + " ranks";
+  }
+  return "";
+}
+
+// The NCCL communicator (its id broadcast over MPI): sums of GPU arrays, odd sizes, both float
+// types, in place and out of place; then dist_device_sync and nccl kvstores over GPU gradients.
+TEST(NcclCommunicator, AllReduceGpuArrays) {
+  LOOM_REQUIRE_RANKS();
+  if (const std::string reason = NoGpuPerRankReason(DiscoverLaunch().size); !reason.empty()) {
+    GTEST_SKIP() << reason;
+  }
+  auto comm = Communicator::Create({.backend = "nccl", .timeout = std::chrono::seconds(60)});
+  EXPECT_EQ(comm->backend(), "nccl");
+  const Context gpu = Context::GPU(comm->rank() % NumGpus());
+  for (size_t n : {1, 7, 65537, 1000003}) {
+    NDArray f = RankArray<float>(comm->rank(), n, gpu);
+    NDArray d = RankArray<double>(comm->rank(), n, gpu);
+    NDArray out = NDArray::Empty({static_cast<int64_t>(n)}, gpu, DType::kFloat64);
+    comm->AllReduce(f, f);
+    comm->AllReduce(d, out);
+    const std::vector<float> fv = f.ToVector<float>();
+    const std::vector<double> dv = out.ToVector<double>();
+    for (size_t i = 0; i < n; ++i) {
+      double sum = 0;
+      for (int r = 0; r < comm->size(); ++r) sum += Value(r, i);
+      ASSERT_EQ(fv[i], static_cast<float>(sum)) << "n " << n << " element " << i;
+      ASSERT_EQ(dv[i], sum) << "n " << n << " element " << i;
+    }
+  }
+  for (const char* type : {"nccl", "dist_device_sync"}) {
+    auto kv = KVStore::Create(type);
+    std::vector<Key> keys;
+    std::vector<NDArray> grads, outs;
+    for (int i = 0; i < 12; ++i) {
+      const int64_t n = 1 + (i * 977) % 5000;
+      keys.push_back(i);
+      kv->Init(i, NDArray::Zeros({n}));
+      grads.push_back(RankArray<float>(kv->rank(), static_cast<size_t>(n), gpu));
+      outs.push_back(NDArray::Empty({n}, gpu));
+    }
+    kv->PushPull(keys, grads, outs);
+    for (int i = 0; i < 12; ++i) {
+      const std::vector<float> got = outs[i].ToVector<float>();
+      for (size_t e = 0; e < got.size(); ++e) {
+        double sum = 0;
+        for (int r = 0; r < kv->num_workers(); ++r) sum += Value(r, e);
+        ASSERT_EQ(got[e], static_cast<float>(sum)) << type << " key " << i << " element " << e;
+      }
+    }
+  }
 }
 
 // One rank never issues a collective: the other fails within the timeout naming it, and the
