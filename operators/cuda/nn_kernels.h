@@ -67,17 +67,26 @@ void PoolingBackwardGpu(DType t, const PoolGeometryGpu& g, int type, bool count_
 // ---- BatchNorm (nn_batch_norm.cu) ------------------------------------------------------------
 
 /// data (outer, channels, inner) of dtype t; per-channel values of dtype pt (float32 for
-/// float16 data, t otherwise). Batch statistics (batch_stats) or the moving ones; writes mean,
+/// float16 data, t otherwise). Batch statistics (batch_stats: from `stats`, the device's
+/// means then variances, when given; else computed in double) or the moving ones; writes mean,
 /// var (always), the moving averages (batch statistics only) and out (req).
 void BatchNormForwardGpu(DType t, DType pt, const void* x, const void* gamma, const void* beta,
                          void* moving_mean, void* moving_var, void* out, void* mean, void* var,
                          int64_t outer, int64_t channels, int64_t inner, double eps,
-                         double momentum, bool fix_gamma, bool batch_stats, int req, void* stream);
+                         double momentum, bool fix_gamma, bool batch_stats, const double* stats,
+                         int req, void* stream);
+/// Gradients. With sums_in (device: sum(dy) per channel, sum(dy (x - mean)) per channel, then
+/// the element count) the data gradient uses those sums instead of this batch's; sums_out
+/// (device, 2 * channels) receives this batch's sums.
 void BatchNormBackwardGpu(DType t, DType pt, const void* dy, const void* x, const void* gamma,
                           const void* mean, const void* var, void* dx, void* gamma_grad,
                           void* beta_grad, int64_t outer, int64_t channels, int64_t inner,
-                          double eps, bool fix_gamma, bool batch_stats, int data_req,
-                          int gamma_req, int beta_req, void* stream);
+                          double eps, bool fix_gamma, bool batch_stats, int data_req, int gamma_req,
+                          int beta_req, const double* sums_in, double* sums_out, void* stream);
+/// out[c] (device doubles) = sum of x over channel c; with sums (device: channel sums, then the
+/// count), the sum of (x - sums[c] / count)^2 instead.
+void BatchNormChannelSumsGpu(DType t, const void* x, const double* sums, double* out, int64_t outer,
+                             int64_t channels, int64_t inner, void* stream);
 
 // ---- LRN (nn_lrn.cu) -------------------------------------------------------------------------
 
