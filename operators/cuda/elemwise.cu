@@ -1,6 +1,10 @@
 // Element-wise GPU kernels: grid-stride loops over the elements, arithmetic in Acc<T>, one kernel
-// instantiation per operation (the formulas live in elemwise_device.cuh).
+// instantiation per operation (the formulas live in elemwise_device.cuh). The maps of one or two
+// inputs to one output read and write 16-byte packs when every pointer is 16-byte aligned (one
+// float4's worth per access: enough bytes in flight to fill an H100's memory bandwidth), the
+// remaining elements one by one.
 #include <algorithm>
+#include <cstdint>
 
 #include "operators/cuda/elemwise_device.cuh"
 #include "operators/cuda/elemwise_kernels.h"
@@ -22,26 +26,130 @@ __device__ __forceinline__ void StoreArith(int req, T* dst, A v) {
   }
 }
 
-template <UnaryKind kOp, typename T>
-__global__ void UnaryForwardKernel(const T* __restrict__ x, T* y, int64_t n, int req) {
-  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, y + i, UnaryValue<kOp>(ToAcc(x[i]))); }
-}
+// Elements per 16-byte pack.
+template <typename T>
+constexpr int kPack = static_cast<int>(16 / sizeof(T));
+template <typename T>
+struct alignas(16) Pack {
+  T v[kPack<T>];
+};
 
-template <UnaryKind kOp, typename T>
-__global__ void UnaryBackwardKernel(const T* dy, const T* x, const T* y, T* dx, int64_t n,
-                                    int req) {
-  using A = Acc<T>;
-  LOOM_CUDA_KERNEL_LOOP(i, n) {
-    const A xi = x != nullptr ? ToAcc(x[i]) : A(0);
-    const A yi = y != nullptr ? ToAcc(y[i]) : A(0);
-    Store(req, dx + i, ToAcc(dy[i]) * UnaryDerivative<kOp>(xi, yi));
+bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// y (req) = f(x): packs [0, packs) as 16-byte accesses, then elements [packs * kPack, n).
+template <typename T, typename F>
+__global__ void Map1Kernel(const T* x, T* y, int64_t packs, int64_t n, int req, F f) {
+  constexpr int kV = kPack<T>;
+  const auto* xp = reinterpret_cast<const Pack<T>*>(x);
+  auto* yp = reinterpret_cast<Pack<T>*>(y);
+  LOOM_CUDA_KERNEL_LOOP(p, packs) {
+    const Pack<T> xv = xp[p];
+    Pack<T> yv = req == kReqAddTo ? yp[p] : Pack<T>{};
+#pragma unroll
+    for (int k = 0; k < kV; ++k) Store(req, &yv.v[k], f(ToAcc(xv.v[k])));
+    yp[p] = yv;
+  }
+  const int64_t done = packs * kV;
+  LOOM_CUDA_KERNEL_LOOP(t, n - done) {
+    const int64_t i = done + t;
+    Store(req, y + i, f(ToAcc(x[i])));
   }
 }
 
-template <BinaryKind kOp, typename T>
-__global__ void BinaryForwardKernel(const T* a, const T* b, T* out, int64_t n, int req) {
-  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, out + i, BinaryValue<kOp>(ToAcc(a[i]), ToAcc(b[i]))); }
+// y (req) = f(a, b), as Map1Kernel.
+template <typename T, typename F>
+__global__ void Map2Kernel(const T* a, const T* b, T* y, int64_t packs, int64_t n, int req, F f) {
+  constexpr int kV = kPack<T>;
+  const auto* ap = reinterpret_cast<const Pack<T>*>(a);
+  const auto* bp = reinterpret_cast<const Pack<T>*>(b);
+  auto* yp = reinterpret_cast<Pack<T>*>(y);
+  LOOM_CUDA_KERNEL_LOOP(p, packs) {
+    const Pack<T> av = ap[p];
+    const Pack<T> bv = bp[p];
+    Pack<T> yv = req == kReqAddTo ? yp[p] : Pack<T>{};
+#pragma unroll
+    for (int k = 0; k < kV; ++k) Store(req, &yv.v[k], f(ToAcc(av.v[k]), ToAcc(bv.v[k])));
+    yp[p] = yv;
+  }
+  const int64_t done = packs * kV;
+  LOOM_CUDA_KERNEL_LOOP(t, n - done) {
+    const int64_t i = done + t;
+    Store(req, y + i, f(ToAcc(a[i]), ToAcc(b[i])));
+  }
 }
+
+template <typename T, typename F>
+void LaunchMap1(const void* x, void* y, int64_t n, int req, void* stream, F f) {
+  const int64_t packs = Aligned16(x) && Aligned16(y) ? n / kPack<T> : 0;
+  Map1Kernel<T><<<Blocks(packs + n - packs * kPack<T>), kThreads, 0, Stream(stream)>>>(
+      static_cast<const T*>(x), static_cast<T*>(y), packs, n, req, f);
+}
+
+template <typename T, typename F>
+void LaunchMap2(const void* a, const void* b, void* y, int64_t n, int req, void* stream, F f) {
+  const int64_t packs = Aligned16(a) && Aligned16(b) && Aligned16(y) ? n / kPack<T> : 0;
+  Map2Kernel<T><<<Blocks(packs + n - packs * kPack<T>), kThreads, 0, Stream(stream)>>>(
+      static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(y), packs, n, req, f);
+}
+
+// The per-element functions the maps apply (A: the arithmetic type).
+template <UnaryKind kOp>
+struct UnaryFn {
+  template <typename A>
+  __device__ A operator()(A x) const {
+    return UnaryValue<kOp>(x);
+  }
+};
+
+// out_grad times f' from the forward input (kReadsX) or output.
+template <UnaryKind kOp, bool kReadsX>
+struct UnaryGradFn {
+  template <typename A>
+  __device__ A operator()(A g, A v) const {
+    return g * (kReadsX ? UnaryDerivative<kOp>(v, A(0)) : UnaryDerivative<kOp>(A(0), v));
+  }
+};
+
+// out_grad times a constant f' (copy, negative: the derivative reads neither x nor y).
+template <UnaryKind kOp>
+struct UnaryConstGradFn {
+  template <typename A>
+  __device__ A operator()(A g) const {
+    return g * UnaryDerivative<kOp>(A(0), A(0));
+  }
+};
+
+template <BinaryKind kOp>
+struct BinaryFn {
+  template <typename A>
+  __device__ A operator()(A a, A b) const {
+    return BinaryValue<kOp>(a, b);
+  }
+};
+
+template <ScalarKind kOp, typename A>
+struct ScalarFn {
+  A s;
+  __device__ A operator()(A x) const { return ScalarValue<kOp>(x, s); }
+};
+
+template <ScalarKind kOp, typename A>
+struct ScalarGradFn {
+  A s;
+  __device__ A operator()(A g, A x) const { return g * ScalarDerivative<kOp>(x, s); }
+};
+
+template <typename A>
+struct ClipFn {
+  A lo, hi;
+  __device__ A operator()(A v) const { return v < lo ? lo : (v > hi ? hi : v); }
+};
+
+template <typename A>
+struct ClipGradFn {
+  A lo, hi;
+  __device__ A operator()(A g, A v) const { return (v < lo || v > hi) ? A(0) : g; }
+};
 
 template <BinaryKind kOp, typename T>
 __global__ void BinaryBackwardKernel(const T* dy, const T* a, const T* b, T* da, int a_req, T* db,
@@ -51,36 +159,6 @@ __global__ void BinaryBackwardKernel(const T* dy, const T* a, const T* b, T* da,
     const A g = ToAcc(dy[i]), av = ToAcc(a[i]), bv = ToAcc(b[i]);
     if (a_req != kReqNull) Store(a_req, da + i, g * BinaryDerivativeA<kOp>(av, bv));
     if (b_req != kReqNull) Store(b_req, db + i, g * BinaryDerivativeB<kOp>(av, bv));
-  }
-}
-
-template <ScalarKind kOp, typename T>
-__global__ void ScalarForwardKernel(const T* x, Acc<T> s, T* y, int64_t n, int req) {
-  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, y + i, ScalarValue<kOp>(ToAcc(x[i]), s)); }
-}
-
-template <ScalarKind kOp, typename T>
-__global__ void ScalarBackwardKernel(const T* dy, const T* x, Acc<T> s, T* dx, int64_t n,
-                                     int req) {
-  LOOM_CUDA_KERNEL_LOOP(i, n) {
-    Store(req, dx + i, ToAcc(dy[i]) * ScalarDerivative<kOp>(ToAcc(x[i]), s));
-  }
-}
-
-template <typename T>
-__global__ void ClipForwardKernel(const T* x, Acc<T> lo, Acc<T> hi, T* y, int64_t n, int req) {
-  LOOM_CUDA_KERNEL_LOOP(i, n) {
-    const Acc<T> v = ToAcc(x[i]);
-    Store(req, y + i, v < lo ? lo : (v > hi ? hi : v));
-  }
-}
-
-template <typename T>
-__global__ void ClipBackwardKernel(const T* dy, const T* x, Acc<T> lo, Acc<T> hi, T* dx,
-                                   int64_t n, int req) {
-  LOOM_CUDA_KERNEL_LOOP(i, n) {
-    const Acc<T> v = ToAcc(x[i]);
-    Store(req, dx + i, (v < lo || v > hi) ? Acc<T>(0) : ToAcc(dy[i]));
   }
 }
 
@@ -159,8 +237,7 @@ void UnaryForward(UnaryKind op, DType dtype, const void* x, void* y, int64_t n, 
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
     DispatchKind<UnaryKind, kNumUnaryKinds>(op, what, [&](auto k) {
-      UnaryForwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-          static_cast<const T*>(x), static_cast<T*>(y), n, req);
+      LaunchMap1<T>(x, y, n, req, stream, UnaryFn<decltype(k)::value>{});
     });
   });
   CheckLaunch(what);
@@ -171,9 +248,14 @@ void UnaryBackward(UnaryKind op, DType dtype, const void* dy, const void* x, con
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
     DispatchKind<UnaryKind, kNumUnaryKinds>(op, what, [&](auto k) {
-      UnaryBackwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-          static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<const T*>(y),
-          static_cast<T*>(dx), n, req);
+      constexpr UnaryKind kOp = decltype(k)::value;
+      if (x != nullptr) {
+        LaunchMap2<T>(dy, x, dx, n, req, stream, UnaryGradFn<kOp, true>{});
+      } else if (y != nullptr) {
+        LaunchMap2<T>(dy, y, dx, n, req, stream, UnaryGradFn<kOp, false>{});
+      } else {
+        LaunchMap1<T>(dy, dx, n, req, stream, UnaryConstGradFn<kOp>{});
+      }
     });
   });
   CheckLaunch(what);
@@ -184,8 +266,7 @@ void BinaryForward(BinaryKind op, DType dtype, const void* a, const void* b, voi
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
     DispatchKind<BinaryKind, kNumBinaryKinds>(op, what, [&](auto k) {
-      BinaryForwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-          static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), n, req);
+      LaunchMap2<T>(a, b, out, n, req, stream, BinaryFn<decltype(k)::value>{});
     });
   });
   CheckLaunch(what);
@@ -210,8 +291,8 @@ void ScalarForward(ScalarKind op, DType dtype, const void* x, double s, void* y,
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
     DispatchKind<ScalarKind, kNumScalarKinds>(op, what, [&](auto k) {
-      ScalarForwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-          static_cast<const T*>(x), static_cast<Acc<T>>(s), static_cast<T*>(y), n, req);
+      LaunchMap1<T>(x, y, n, req, stream,
+                    ScalarFn<decltype(k)::value, Acc<T>>{static_cast<Acc<T>>(s)});
     });
   });
   CheckLaunch(what);
@@ -222,9 +303,8 @@ void ScalarBackward(ScalarKind op, DType dtype, const void* dy, const void* x, d
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
     DispatchKind<ScalarKind, kNumScalarKinds>(op, what, [&](auto k) {
-      ScalarBackwardKernel<decltype(k)::value, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-          static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<Acc<T>>(s),
-          static_cast<T*>(dx), n, req);
+      LaunchMap2<T>(dy, x, dx, n, req, stream,
+                    ScalarGradFn<decltype(k)::value, Acc<T>>{static_cast<Acc<T>>(s)});
     });
   });
   CheckLaunch(what);
@@ -234,9 +314,8 @@ void ClipForward(DType dtype, const void* x, double lo, double hi, void* y, int6
                  void* stream) {
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, "clip", {
-    ClipForwardKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-        static_cast<const T*>(x), static_cast<Acc<T>>(lo), static_cast<Acc<T>>(hi),
-        static_cast<T*>(y), n, req);
+    LaunchMap1<T>(x, y, n, req, stream,
+                  ClipFn<Acc<T>>{static_cast<Acc<T>>(lo), static_cast<Acc<T>>(hi)});
   });
   CheckLaunch("clip");
 }
@@ -245,9 +324,8 @@ void ClipBackward(DType dtype, const void* dy, const void* x, double lo, double 
                   int64_t n, int req, void* stream) {
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, "_backward_clip", {
-    ClipBackwardKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-        static_cast<const T*>(dy), static_cast<const T*>(x), static_cast<Acc<T>>(lo),
-        static_cast<Acc<T>>(hi), static_cast<T*>(dx), n, req);
+    LaunchMap2<T>(dy, x, dx, n, req, stream,
+                  ClipGradFn<Acc<T>>{static_cast<Acc<T>>(lo), static_cast<Acc<T>>(hi)});
   });
   CheckLaunch("_backward_clip");
 }
