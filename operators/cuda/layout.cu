@@ -33,6 +33,52 @@ __global__ void StridedMoveKernel(View<I> v, const T* src, T* dst, I total, bool
   }
 }
 
+// A gather whose source is contiguous along axis `a` but not along the last axis (a transpose):
+// 32 x 32 tiles through shared memory, read along axis a and written along the last axis, both
+// coalesced. Blocks enumerate (rest, tile along a, tile along the last axis); `rest` covers the
+// other axes.
+constexpr int kTile = 32;
+constexpr int kTileRows = 8;
+
+template <typename T>
+__global__ void TransposeTilesKernel(StridedView v, int a, const T* src, T* dst, int64_t blocks,
+                                     int req) {
+  __shared__ T tile[kTile][kTile + 1];
+  const int last = v.ndim - 1;
+  const int64_t len_a = v.dims[a], len_b = v.dims[last];
+  const int64_t tiles_a = (len_a + kTile - 1) / kTile, tiles_b = (len_b + kTile - 1) / kTile;
+  // The destination is contiguous over dims: its stride along axis a.
+  int64_t dst_stride_a = 1;
+  for (int d = last; d > a; --d) dst_stride_a *= v.dims[d];
+  for (int64_t blk = blockIdx.x; blk < blocks; blk += gridDim.x) {
+    const int64_t tb = blk % tiles_b, ta = (blk / tiles_b) % tiles_a;
+    int64_t rest = blk / (tiles_b * tiles_a), src_base = v.offset, dst_base = 0, dst_stride = 1;
+    for (int d = last; d >= 0; --d) {
+      if (d != a && d != last) {
+        const int64_t c = rest % v.dims[d];
+        rest /= v.dims[d];
+        src_base += c * v.strides[d];
+        dst_base += c * dst_stride;
+      }
+      dst_stride *= v.dims[d];
+    }
+    const int64_t a0 = ta * kTile, b0 = tb * kTile;
+    __syncthreads();  // the previous tile is written out
+    for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+      const int64_t ia = a0 + threadIdx.x, ib = b0 + r;
+      if (ia < len_a && ib < len_b)
+        tile[r][threadIdx.x] = src[src_base + ia + ib * v.strides[last]];
+    }
+    __syncthreads();
+    for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+      const int64_t ia = a0 + r, ib = b0 + threadIdx.x;
+      if (ia < len_a && ib < len_b) {
+        Store(req, dst + dst_base + ia * dst_stride_a + ib, ToAcc(tile[threadIdx.x][r]));
+      }
+    }
+  }
+}
+
 template <typename I>
 View<I> Narrow(const StridedView& s) {
   View<I> v{};
@@ -282,11 +328,27 @@ void StridedMove(DType dtype, const StridedView& view, const void* src, void* ds
     reach += (view.dims[d] - 1) * (view.strides[d] < 0 ? -view.strides[d] : view.strides[d]);
   }
   if (total == 0) return;
-  const bool narrow = total < (int64_t{1} << 31) && reach < (int64_t{1} << 31);
+  // 32-bit indices when every index and the loop's last step stay below 2^31.
+  const bool narrow = total < (int64_t{1} << 30) && reach < (int64_t{1} << 30);
+  // A transpose-like gather: the source's contiguous axis is not the last one.
+  int contiguous_axis = -1;
+  for (int d = 0; d + 1 < view.ndim; ++d) {
+    if (view.strides[d] == 1) contiguous_axis = d;
+  }
+  const bool tiled = gather && view.ndim >= 2 && view.strides[view.ndim - 1] != 1 &&
+                     contiguous_axis >= 0 && view.dims[contiguous_axis] >= kTile / 2 &&
+                     view.dims[view.ndim - 1] >= kTile / 2;
   LOOM_GPU_ANY_SWITCH(dtype, T, op, {
     const T* s = static_cast<const T*>(src);
     T* d = static_cast<T*>(dst);
-    if (narrow) {
+    if (tiled) {
+      const int64_t len_a = view.dims[contiguous_axis], len_b = view.dims[view.ndim - 1];
+      const int64_t blocks =
+          total / (len_a * len_b) * ((len_a + kTile - 1) / kTile) * ((len_b + kTile - 1) / kTile);
+      TransposeTilesKernel<T>
+          <<<static_cast<int>(std::min<int64_t>(blocks, int64_t{1} << 20)), dim3(kTile, kTileRows),
+             0, Stream(stream)>>>(view, contiguous_axis, s, d, blocks, req);
+    } else if (narrow) {
       StridedMoveKernel<T, int32_t><<<Blocks(total), kThreads, 0, Stream(stream)>>>(
           Narrow<int32_t>(view), s, d, static_cast<int32_t>(total), gather, req);
     } else {
