@@ -192,23 +192,37 @@ __global__ void FillKernel(T* y, int64_t n, ArithOf<T> v, int req) {
   LOOM_CUDA_KERNEL_LOOP(i, n) { StoreArith(req, y + i, v); }
 }
 
-template <typename T>
-__global__ void AddIntoKernel(const T* x, T* y, int64_t n) {
-  using A = ArithOf<T>;
-  LOOM_CUDA_KERNEL_LOOP(i, n) { StoreArith(kReqAddTo, y + i, static_cast<A>(ToAcc(x[i]))); }
-}
-
 constexpr int kMaxAddN = 16;
 struct AddNInputs {
   const void* p[kMaxAddN];
 };
 
+// out (req) = the sum of the inputs: packs [0, packs) as 16-byte accesses, then the rest.
 template <typename T>
-__global__ void AddNKernel(AddNInputs in, int num, T* out, int64_t n, int req) {
+__global__ void AddNKernel(AddNInputs in, int num, T* out, int64_t packs, int64_t n, int req) {
   using A = ArithOf<T>;
-  LOOM_CUDA_KERNEL_LOOP(i, n) {
+  constexpr int kV = kPack<T>;
+  auto* outp = reinterpret_cast<Pack<T>*>(out);
+  LOOM_CUDA_KERNEL_LOOP(p, packs) {
+    A s[kV];
+    const Pack<T> first = static_cast<const Pack<T>*>(in.p[0])[p];
+#pragma unroll
+    for (int k = 0; k < kV; ++k) s[k] = static_cast<A>(ToAcc(first.v[k]));
+    for (int m = 1; m < num; ++m) {
+      const Pack<T> v = static_cast<const Pack<T>*>(in.p[m])[p];
+#pragma unroll
+      for (int k = 0; k < kV; ++k) s[k] = static_cast<A>(s[k] + ToAcc(v.v[k]));
+    }
+    Pack<T> yv = req == kReqAddTo ? outp[p] : Pack<T>{};
+#pragma unroll
+    for (int k = 0; k < kV; ++k) StoreArith(req, &yv.v[k], s[k]);
+    outp[p] = yv;
+  }
+  const int64_t done = packs * kV;
+  LOOM_CUDA_KERNEL_LOOP(t, n - done) {
+    const int64_t i = done + t;
     A s = static_cast<A>(ToAcc(static_cast<const T*>(in.p[0])[i]));
-    for (int k = 1; k < num; ++k) s = static_cast<A>(s + ToAcc(static_cast<const T*>(in.p[k])[i]));
+    for (int m = 1; m < num; ++m) s = static_cast<A>(s + ToAcc(static_cast<const T*>(in.p[m])[i]));
     StoreArith(req, out + i, s);
   }
 }
@@ -367,12 +381,7 @@ void Fill(DType dtype, void* y, int64_t n, double value, int req, void* stream) 
 }
 
 void AddInto(DType dtype, const void* x, void* y, int64_t n, void* stream) {
-  if (n == 0) return;
-  LOOM_GPU_ANY_SWITCH(dtype, T, "copy (add)", {
-    AddIntoKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(static_cast<const T*>(x),
-                                                                 static_cast<T*>(y), n);
-  });
-  CheckLaunch("copy (add)");
+  AddN(dtype, &x, 1, y, n, kReqAddTo, stream);
 }
 
 void AddN(DType dtype, const void* const* in, int num, void* out, int64_t n, int req,
@@ -382,11 +391,16 @@ void AddN(DType dtype, const void* const* in, int num, void* out, int64_t n, int
   for (int first = 0; first < num; first += kMaxAddN) {
     const int count = std::min(kMaxAddN, num - first);
     AddNInputs args{};
-    for (int k = 0; k < count; ++k) args.p[k] = in[first + k];
+    bool aligned = Aligned16(out);
+    for (int k = 0; k < count; ++k) {
+      args.p[k] = in[first + k];
+      aligned = aligned && Aligned16(args.p[k]);
+    }
     const int pass_req = first == 0 ? req : kReqAddTo;
     LOOM_GPU_ANY_SWITCH(dtype, T, "add_n", {
-      AddNKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(args, count, static_cast<T*>(out),
-                                                                n, pass_req);
+      const int64_t packs = aligned ? n / kPack<T> : 0;
+      AddNKernel<T><<<Blocks(packs + n - packs * kPack<T>), kThreads, 0, Stream(stream)>>>(
+          args, count, static_cast<T*>(out), packs, n, pass_req);
     });
     CheckLaunch("add_n");
   }
