@@ -12,9 +12,25 @@ namespace {
 
 constexpr int kChannelThreads = 512;
 
-// Offset of the j-th element (of outer * inner) of channel c.
-__device__ __forceinline__ int64_t At(int64_t j, int64_t c, int64_t channels, int64_t inner) {
-  return (j / inner * channels + c) * inner + j % inner;
+// Calls f(offset) for this thread's share of channel c's outer * inner elements (element
+// threadIdx.x, then every blockDim.x-th), stepping the (outer, inner) index pair without
+// divisions in the loop.
+template <typename F>
+__device__ __forceinline__ void ForChannel(int64_t c, int64_t channels, int64_t outer,
+                                           int64_t inner, F&& f) {
+  if (outer * inner == 0) return;
+  const int64_t step_o = blockDim.x / inner, step_i = blockDim.x % inner;
+  const int64_t plane = channels * inner;
+  int64_t o = threadIdx.x / inner, i = threadIdx.x % inner;
+  while (o < outer) {
+    f(o * plane + c * inner + i);
+    o += step_o;
+    i += step_i;
+    if (i >= inner) {
+      i -= inner;
+      ++o;
+    }
+  }
 }
 
 template <typename T, typename P>
@@ -31,16 +47,15 @@ __global__ void ForwardKernel(const T* x, const P* gamma, const P* beta, P* movi
       v = stats[channels + c];
     } else if (batch_stats) {
       double sum = 0;
-      for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-        sum += static_cast<double>(ToAcc(x[At(j, c, channels, inner)]));
-      }
+      ForChannel(c, channels, outer, inner,
+                 [&](int64_t at) { sum += static_cast<double>(ToAcc(x[at])); });
       sum = BlockSum(sum, scratch);
       m = count > 0 ? sum / static_cast<double>(count) : 0.0;
       double sq = 0;
-      for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-        const double d = static_cast<double>(ToAcc(x[At(j, c, channels, inner)])) - m;
+      ForChannel(c, channels, outer, inner, [&](int64_t at) {
+        const double d = static_cast<double>(ToAcc(x[at])) - m;
         sq += d * d;
-      }
+      });
       sq = BlockSum(sq, scratch);
       v = count > 0 ? sq / static_cast<double>(count) : 0.0;
     } else {
@@ -60,10 +75,8 @@ __global__ void ForwardKernel(const T* x, const P* gamma, const P* beta, P* movi
     const double scale = (fix_gamma ? 1.0 : static_cast<double>(gamma[c])) / sqrt(v + eps);
     const A a = static_cast<A>(scale);
     const A shift = static_cast<A>(static_cast<double>(beta[c]) - m * scale);
-    for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-      const int64_t at = At(j, c, channels, inner);
-      Store(req, y + at, ToAcc(x[at]) * a + shift);
-    }
+    ForChannel(c, channels, outer, inner,
+               [&](int64_t at) { Store(req, y + at, ToAcc(x[at]) * a + shift); });
   }
 }
 
@@ -84,12 +97,11 @@ __global__ void BackwardKernel(const T* dy, const T* x, const P* gamma, const P*
       sum_dy_xmu = sums_in[channels + c];
       count = sums_in[2 * channels];
     } else {
-      for (int64_t j = threadIdx.x; j < outer * inner; j += blockDim.x) {
-        const int64_t at = At(j, c, channels, inner);
+      ForChannel(c, channels, outer, inner, [&](int64_t at) {
         const double g = static_cast<double>(ToAcc(dy[at]));
         sum_dy += g;
         sum_dy_xmu += g * (static_cast<double>(ToAcc(x[at])) - m);
-      }
+      });
       sum_dy = BlockSum(sum_dy, scratch);
       sum_dy_xmu = BlockSum(sum_dy_xmu, scratch);
     }
@@ -111,10 +123,9 @@ __global__ void BackwardKernel(const T* dy, const T* x, const P* gamma, const P*
     const double mean_dy_xhat = batch_stats && count > 0 ? sum_dy_xmu * inv_std / count : 0.0;
     const A a = static_cast<A>(k), b = static_cast<A>(-k * mean_dy);
     const A cx = static_cast<A>(-k * mean_dy_xhat * inv_std), mt = static_cast<A>(m);
-    for (int64_t j = threadIdx.x; j < outer * inner; j += blockDim.x) {
-      const int64_t at = At(j, c, channels, inner);
+    ForChannel(c, channels, outer, inner, [&](int64_t at) {
       Store(data_req, dx + at, a * ToAcc(dy[at]) + b + cx * (ToAcc(x[at]) - mt));
-    }
+    });
   }
 }
 
@@ -124,15 +135,14 @@ template <typename T>
 __global__ void ChannelSumsKernel(const T* x, const double* sums, double* out, int64_t outer,
                                   int64_t channels, int64_t inner) {
   __shared__ double scratch[32];
-  const int64_t count = outer * inner;
   for (int64_t c = blockIdx.x; c < channels; c += gridDim.x) {
     const double total = sums == nullptr ? 0.0 : sums[channels];
     const double m = sums == nullptr || total <= 0 ? 0.0 : sums[c] / total;
     double acc = 0;
-    for (int64_t j = threadIdx.x; j < count; j += blockDim.x) {
-      const double v = static_cast<double>(ToAcc(x[At(j, c, channels, inner)]));
+    ForChannel(c, channels, outer, inner, [&](int64_t at) {
+      const double v = static_cast<double>(ToAcc(x[at]));
       acc += sums == nullptr ? v : (v - m) * (v - m);
-    }
+    });
     acc = BlockSum(acc, scratch);
     if (threadIdx.x == 0) out[c] = acc;
   }
