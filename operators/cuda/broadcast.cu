@@ -56,8 +56,8 @@ void BroadcastForward(BinaryKind op, DType dtype, const void* a, const void* b, 
         BroadcastForwardKernel<kOp, T, int32_t><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
             pa, pb, m, po, static_cast<int32_t>(n), req);
       } else {
-        BroadcastForwardKernel<kOp, T, int64_t><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-            pa, pb, m, po, n, req);
+        BroadcastForwardKernel<kOp, T, int64_t>
+            <<<Blocks(n), kThreads, 0, Stream(stream)>>>(pa, pb, m, po, n, req);
       }
     });
   });

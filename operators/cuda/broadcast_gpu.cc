@@ -121,18 +121,17 @@ void BroadcastBackwardGpu(const char* name, const OpContext& ctx, Views in, Reqs
   }
 }
 
-#define LOOM_GPU_BROADCAST(Name, Kind)                                                        \
-  LOOM_REGISTER_KERNEL(#Name, kGPU,                                                           \
-                       FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, \
-                                   Views out) {                                               \
-                         BroadcastForwardGpu<BinaryKind::Kind>(#Name, ctx, in, req, out);     \
-                       }));                                                                   \
-  LOOM_REGISTER_KERNEL("_backward_" #Name, kGPU,                                              \
-                       FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, \
-                                   Views out) {                                               \
-                         BroadcastBackwardGpu<BinaryKind::Kind>("_backward_" #Name, ctx, in,  \
-                                                                req, out);                    \
-                       }))
+#define LOOM_GPU_BROADCAST(Name, Kind)                                                     \
+  LOOM_REGISTER_KERNEL(                                                                    \
+      #Name, kGPU,                                                                         \
+      FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        BroadcastForwardGpu<BinaryKind::Kind>(#Name, ctx, in, req, out);                   \
+      }));                                                                                 \
+  LOOM_REGISTER_KERNEL(                                                                    \
+      "_backward_" #Name, kGPU,                                                            \
+      FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        BroadcastBackwardGpu<BinaryKind::Kind>("_backward_" #Name, ctx, in, req, out);     \
+      }))
 
 LOOM_GPU_BROADCAST(broadcast_add, kAdd);
 LOOM_GPU_BROADCAST(broadcast_sub, kSub);

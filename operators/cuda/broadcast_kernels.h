@@ -24,8 +24,8 @@ constexpr int kMaxIndexOperands = 3;
 
 /// A contiguous full shape walked together with operands broadcast to it.
 struct IndexMap {
-  int ndim = 0;                                        ///< merged axes (0: a single element)
-  int64_t dims[kMaxIndexDims] = {};                    ///< merged sizes of the full shape
+  int ndim = 0;                                            ///< merged axes (0: a single element)
+  int64_t dims[kMaxIndexDims] = {};                        ///< merged sizes of the full shape
   int64_t strides[kMaxIndexOperands][kMaxIndexDims] = {};  ///< per operand; 0 where it repeats
 };
 

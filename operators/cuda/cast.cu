@@ -23,7 +23,7 @@ __device__ __forceinline__ T FromDouble(double value) {
   } else {
     if (isnan(value)) return 0;
     constexpr double kLimit = 9223372036854775808.0;  // 2^63
-    const int64_t wide = value >= kLimit    ? INT64_MAX
+    const int64_t wide = value >= kLimit   ? INT64_MAX
                          : value < -kLimit ? INT64_MIN
                                            : static_cast<int64_t>(value);
     return static_cast<T>(wide);
@@ -46,8 +46,14 @@ __device__ __forceinline__ To Convert(From value) {
 }
 
 // Arithmetic type of the destination for kAddTo: float for half, int for bool.
-template <typename T> struct CastArithT { using type = Acc<T>; };
-template <> struct CastArithT<bool> { using type = int; };
+template <typename T>
+struct CastArithT {
+  using type = Acc<T>;
+};
+template <>
+struct CastArithT<bool> {
+  using type = int;
+};
 
 template <typename From, typename To>
 __global__ void CastKernel(const From* x, To* y, int64_t n, int req) {

@@ -32,8 +32,8 @@ void CopyTo(const char* name, const OpContext& ctx, const TensorView& x, const T
   }
 }
 
-#define LOOM_GPU_COPY(Name)                                                                   \
-  LOOM_REGISTER_KERNEL(Name, kGPU,                                                            \
+#define LOOM_GPU_COPY(Name)                                                                    \
+  LOOM_REGISTER_KERNEL(Name, kGPU,                                                             \
                        FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, \
                                    Views out) { CopyTo(Name, ctx, in[0], out[0], req[0]); }))
 

@@ -13,9 +13,16 @@ namespace loom::gpu {
 namespace {
 
 // Arithmetic type of the any-dtype kernels: bool adds as int, half in float.
-template <typename T> struct ArithOfT { using type = Acc<T>; };
-template <> struct ArithOfT<bool> { using type = int; };
-template <typename T> using ArithOf = typename ArithOfT<T>::type;
+template <typename T>
+struct ArithOfT {
+  using type = Acc<T>;
+};
+template <>
+struct ArithOfT<bool> {
+  using type = int;
+};
+template <typename T>
+using ArithOf = typename ArithOfT<T>::type;
 
 template <typename T, typename A>
 __device__ __forceinline__ void StoreArith(int req, T* dst, A v) {
@@ -176,8 +183,8 @@ __global__ void WhereForwardKernel(const C* cond, int64_t row_len, const T* x, c
 }
 
 template <typename C, typename T>
-__global__ void WhereBackwardKernel(const C* cond, int64_t row_len, const T* dout, T* dx,
-                                    int x_req, T* dy, int y_req, int64_t n) {
+__global__ void WhereBackwardKernel(const C* cond, int64_t row_len, const T* dout, T* dx, int x_req,
+                                    T* dy, int y_req, int64_t n) {
   using A = Acc<T>;
   LOOM_CUDA_KERNEL_LOOP(i, n) {
     const bool pick = IsTrue(cond, i / row_len);
@@ -228,8 +235,7 @@ __global__ void AddNKernel(AddNInputs in, int num, T* out, int64_t packs, int64_
 }
 
 template <typename T>
-__global__ void CountAboveKernel(const T* y, int64_t n, double thresh,
-                                 unsigned long long* count) {
+__global__ void CountAboveKernel(const T* y, int64_t n, double thresh, unsigned long long* count) {
   unsigned long long c = 0;
   LOOM_CUDA_KERNEL_LOOP(i, n) { c += static_cast<double>(ToAcc(y[i])) > thresh ? 1 : 0; }
   for (int off = 16; off > 0; off /= 2) c += __shfl_down_sync(0xffffffffu, c, off);
@@ -300,8 +306,8 @@ void BinaryBackward(BinaryKind op, DType dtype, const void* dy, const void* a, c
   CheckLaunch(what);
 }
 
-void ScalarForward(ScalarKind op, DType dtype, const void* x, double s, void* y, int64_t n,
-                   int req, void* stream, const char* what) {
+void ScalarForward(ScalarKind op, DType dtype, const void* x, double s, void* y, int64_t n, int req,
+                   void* stream, const char* what) {
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(dtype, T, what, {
     DispatchKind<ScalarKind, kNumScalarKinds>(op, what, [&](auto k) {
@@ -350,8 +356,8 @@ void WhereForward(DType cond_dtype, const void* cond, int64_t row_len, DType dty
   LOOM_GPU_ANY_SWITCH(cond_dtype, C, "where (condition)", {
     LOOM_GPU_FLOAT_SWITCH(dtype, T, "where", {
       WhereForwardKernel<C, T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-          static_cast<const C*>(cond), row_len, static_cast<const T*>(x),
-          static_cast<const T*>(y), static_cast<T*>(out), n, req);
+          static_cast<const C*>(cond), row_len, static_cast<const T*>(x), static_cast<const T*>(y),
+          static_cast<T*>(out), n, req);
     });
   });
   CheckLaunch("where");
@@ -374,8 +380,8 @@ void WhereBackward(DType cond_dtype, const void* cond, int64_t row_len, DType dt
 void Fill(DType dtype, void* y, int64_t n, double value, int req, void* stream) {
   if (req == kReqNull || n == 0) return;
   LOOM_GPU_ANY_SWITCH(dtype, T, "fill", {
-    FillKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-        static_cast<T*>(y), n, static_cast<ArithOf<T>>(value), req);
+    FillKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(static_cast<T*>(y), n,
+                                                              static_cast<ArithOf<T>>(value), req);
   });
   CheckLaunch("fill");
 }
@@ -417,8 +423,8 @@ void MakeLossBackward(DType dtype, const void* out, int64_t n, double grad_scale
       if (status != cudaSuccess) {
         throw Error(StrCat("MakeLoss: cudaMemsetAsync failed: ", cudaGetErrorString(status)));
       }
-      CountAboveKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-          static_cast<const T*>(out), n, valid_thresh, count);
+      CountAboveKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(static_cast<const T*>(out), n,
+                                                                      valid_thresh, count);
       CheckLaunch("MakeLoss (count valid)");
     }
     MakeLossGradKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(

@@ -138,10 +138,10 @@ __device__ __forceinline__ A ScalarDerivative(A x, A s) {
 
 template <typename E, typename F, int... kIs>
 void DispatchKindImpl(E value, const char* what, F& f, std::integer_sequence<int, kIs...>) {
-  const bool found = ((static_cast<int>(value) == kIs
-                           ? (f(std::integral_constant<E, static_cast<E>(kIs)>{}), true)
-                           : false) ||
-                      ...);
+  const bool found =
+      ((static_cast<int>(value) == kIs ? (f(std::integral_constant<E, static_cast<E>(kIs)>{}), true)
+                                       : false) ||
+       ...);
   if (!found) {
     throw Error(StrCat(what, ": unknown operation code ", static_cast<int>(value)));
   }

@@ -31,8 +31,8 @@ template <UnaryKind kOp>
 void UnaryForwardGpu(const char* name, const OpContext& ctx, Views in, Reqs req, Views out) {
   cpu::CheckSameDType(in[0], out[0], name, "data", "out");
   cpu::CheckSameShape(in[0], out[0], name, "data", "out");
-  UnaryForward(kOp, in[0].dtype, in[0].ptr, out[0].ptr, in[0].size(), Req(req[0]),
-               ctx.run.stream, name);
+  UnaryForward(kOp, in[0].dtype, in[0].ptr, out[0].ptr, in[0].size(), Req(req[0]), ctx.run.stream,
+               name);
 }
 
 // Inputs (out_grad, data) or (out_grad, out).
@@ -47,20 +47,19 @@ void UnaryBackwardGpu(const char* name, const OpContext& ctx, Views in, Reqs req
                 ctx.run.stream, name);
 }
 
-#define LOOM_GPU_UNARY_FORWARD(Name, Kind)                                                    \
-  LOOM_REGISTER_KERNEL(#Name, kGPU,                                                           \
-                       FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, \
-                                   Views out) {                                               \
-                         UnaryForwardGpu<UnaryKind::Kind>(#Name, ctx, in, req, out);          \
-                       }))
-#define LOOM_GPU_UNARY(Name, Kind)                                                            \
-  LOOM_GPU_UNARY_FORWARD(Name, Kind);                                                         \
-  LOOM_REGISTER_KERNEL("_backward_" #Name, kGPU,                                              \
-                       FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, \
-                                   Views out) {                                               \
-                         UnaryBackwardGpu<UnaryKind::Kind>("_backward_" #Name, ctx, in, req,  \
-                                                           out);                              \
-                       }))
+#define LOOM_GPU_UNARY_FORWARD(Name, Kind)                                                 \
+  LOOM_REGISTER_KERNEL(                                                                    \
+      #Name, kGPU,                                                                         \
+      FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        UnaryForwardGpu<UnaryKind::Kind>(#Name, ctx, in, req, out);                        \
+      }))
+#define LOOM_GPU_UNARY(Name, Kind)                                                         \
+  LOOM_GPU_UNARY_FORWARD(Name, Kind);                                                      \
+  LOOM_REGISTER_KERNEL(                                                                    \
+      "_backward_" #Name, kGPU,                                                            \
+      FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        UnaryBackwardGpu<UnaryKind::Kind>("_backward_" #Name, ctx, in, req, out);          \
+      }))
 
 LOOM_GPU_UNARY(exp, kExp);
 LOOM_GPU_UNARY(log, kLog);
@@ -103,18 +102,18 @@ void BinaryBackwardGpu(const char* name, const OpContext& ctx, Views in, Reqs re
                  out[1].ptr, Req(req[1]), in[1].size(), ctx.run.stream, name);
 }
 
-#define LOOM_GPU_BINARY(Name, Kind)                                                           \
-  LOOM_REGISTER_KERNEL(#Name, kGPU,                                                           \
-                       FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, \
-                                   Views out) {                                               \
-                         BinaryForwardGpu<BinaryKind::Kind>(#Name, ctx, in, req, out);        \
-                       }))
-#define LOOM_GPU_BINARY_BACKWARD(Name, Kind)                                                  \
-  LOOM_REGISTER_KERNEL(Name, kGPU,                                                            \
-                       FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, \
-                                   Views out) {                                               \
-                         BinaryBackwardGpu<BinaryKind::Kind>(Name, ctx, in, req, out);        \
-                       }))
+#define LOOM_GPU_BINARY(Name, Kind)                                                        \
+  LOOM_REGISTER_KERNEL(                                                                    \
+      #Name, kGPU,                                                                         \
+      FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        BinaryForwardGpu<BinaryKind::Kind>(#Name, ctx, in, req, out);                      \
+      }))
+#define LOOM_GPU_BINARY_BACKWARD(Name, Kind)                                               \
+  LOOM_REGISTER_KERNEL(                                                                    \
+      Name, kGPU,                                                                          \
+      FCompute([](const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        BinaryBackwardGpu<BinaryKind::Kind>(Name, ctx, in, req, out);                      \
+      }))
 
 LOOM_GPU_BINARY(elemwise_add, kAdd);
 LOOM_GPU_BINARY(elemwise_sub, kSub);
@@ -155,19 +154,18 @@ void ScalarBackwardGpu(const char* name, const NodeAttrs& attrs, const OpContext
                  out[0].ptr, in[1].size(), Req(req[0]), ctx.run.stream, name);
 }
 
-#define LOOM_GPU_SCALAR(Name, Kind)                                                            \
-  LOOM_REGISTER_KERNEL(#Name, kGPU,                                                            \
-                       FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in,     \
-                                   Reqs req, Views out) {                                      \
-                         ScalarForwardGpu<ScalarKind::Kind>(#Name, attrs, ctx, in, req, out);  \
-                       }))
-#define LOOM_GPU_SCALAR_BACKWARD(Name, Kind)                                                   \
-  LOOM_REGISTER_KERNEL("_backward" #Name, kGPU,                                                \
-                       FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in,     \
-                                   Reqs req, Views out) {                                      \
-                         ScalarBackwardGpu<ScalarKind::Kind>("_backward" #Name, attrs, ctx, in, \
-                                                             req, out);                        \
-                       }))
+#define LOOM_GPU_SCALAR(Name, Kind)                                                              \
+  LOOM_REGISTER_KERNEL(                                                                          \
+      #Name, kGPU,                                                                               \
+      FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        ScalarForwardGpu<ScalarKind::Kind>(#Name, attrs, ctx, in, req, out);                     \
+      }))
+#define LOOM_GPU_SCALAR_BACKWARD(Name, Kind)                                                     \
+  LOOM_REGISTER_KERNEL(                                                                          \
+      "_backward" #Name, kGPU,                                                                   \
+      FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        ScalarBackwardGpu<ScalarKind::Kind>("_backward" #Name, attrs, ctx, in, req, out);        \
+      }))
 
 LOOM_GPU_SCALAR(_plus_scalar, kPlus);
 LOOM_GPU_SCALAR(_minus_scalar, kMinus);
@@ -202,8 +200,7 @@ void ClipForwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs
 }
 
 // Inputs (out_grad, data).
-void ClipBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
-                     Views out) {
+void ClipBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   const auto& p = attrs.param<ops::ClipParam>();
   cpu::CheckSameShape(in[1], in[0], "clip", "data", "out_grad");
   cpu::CheckSameShape(in[1], out[0], "clip", "data", "data_grad");
@@ -296,8 +293,8 @@ void MakeLossOnesGpu(const NodeAttrs&, const OpContext& ctx, Views in, Reqs req,
   if (req[0] == OpReq::kNull) return;
   cpu::CheckSameShape(in[0], out[0], "make_loss", "output", "data_grad");
   cpu::CheckSameDType(in[0], out[0], "make_loss", "output", "data_grad");
-  MakeLossBackward(in[0].dtype, in[0].ptr, in[0].size(), 1.0, 1.0, false, 0.0, nullptr,
-                   out[0].ptr, Req(req[0]), ctx.run.stream);
+  MakeLossBackward(in[0].dtype, in[0].ptr, in[0].size(), 1.0, 1.0, false, 0.0, nullptr, out[0].ptr,
+                   Req(req[0]), ctx.run.stream);
 }
 
 LOOM_REGISTER_KERNEL("_backward_MakeLoss", kGPU, FCompute(MakeLossBackwardGpu));

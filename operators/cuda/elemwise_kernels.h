@@ -68,8 +68,8 @@ void BinaryBackward(BinaryKind op, DType dtype, const void* dy, const void* a, c
                     const char* what);
 
 /// y = x op s (s converted to the arithmetic type first, as the CPU kernel does).
-void ScalarForward(ScalarKind op, DType dtype, const void* x, double s, void* y, int64_t n,
-                   int req, void* stream, const char* what);
+void ScalarForward(ScalarKind op, DType dtype, const void* x, double s, void* y, int64_t n, int req,
+                   void* stream, const char* what);
 /// dx = dy * d(x op s)/dx.
 void ScalarBackward(ScalarKind op, DType dtype, const void* dy, const void* x, double s, void* dx,
                     int64_t n, int req, void* stream, const char* what);
@@ -93,8 +93,7 @@ void Fill(DType dtype, void* y, int64_t n, double value, int req, void* stream);
 /// y += x elementwise, any dtype (the kAddTo half of a copy; integers wrap, bool adds as int).
 void AddInto(DType dtype, const void* x, void* y, int64_t n, void* stream);
 /// out = in[0] + ... + in[num - 1] (any dtype but bool sums in int), out may be in[0].
-void AddN(DType dtype, const void* const* in, int num, void* out, int64_t n, int req,
-          void* stream);
+void AddN(DType dtype, const void* const* in, int num, void* out, int64_t n, int req, void* stream);
 
 /// MakeLoss's gradient: dx = grad_scale / norm everywhere. With count_valid, norm is the number
 /// of elements of `out` above valid_thresh (at least 1), counted on the device in `scratch` (8

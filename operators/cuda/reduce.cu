@@ -19,9 +19,14 @@ constexpr int64_t kMinPerThread = 16;
 // 32-bit indices below this many elements (margin for the last grid-stride step).
 constexpr int64_t kNarrowLimit = int64_t{1} << 30;
 
-template <typename A> __device__ __forceinline__ A Infinity();
-template <> __device__ __forceinline__ float Infinity<float>() { return __int_as_float(0x7f800000); }
-template <> __device__ __forceinline__ double Infinity<double>() {
+template <typename A>
+__device__ __forceinline__ A Infinity();
+template <>
+__device__ __forceinline__ float Infinity<float>() {
+  return __int_as_float(0x7f800000);
+}
+template <>
+__device__ __forceinline__ double Infinity<double>() {
   return __longlong_as_double(0x7ff0000000000000LL);
 }
 
@@ -202,8 +207,8 @@ void Reduce(ReduceKind op, DType dtype, const void* x, const ReducePlan& p, void
 namespace {
 
 template <ReduceKind kOp, typename T, typename I>
-__global__ void ReduceBackwardKernel(const T* dy, const T* x, const T* y, IndexMap m,
-                                     Acc<T> scale, T* dx, I n, int req) {
+__global__ void ReduceBackwardKernel(const T* dy, const T* x, const T* y, IndexMap m, Acc<T> scale,
+                                     T* dx, I n, int req) {
   using A = Acc<T>;
   for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<I>(gridDim.x) * blockDim.x) {
@@ -338,11 +343,11 @@ void ArgReduce(bool is_max, DType dtype, const void* x, int64_t outer, int64_t n
     } else if (inner == 1) {
       ArgReduceRowKernel<false, T><<<rows, kThreads, 0, Stream(stream)>>>(px, outer, n, po, req);
     } else if (is_max) {
-      ArgReduceColumnKernel<true, T><<<Blocks(outer * inner), kThreads, 0, Stream(stream)>>>(
-          px, outer, n, inner, po, req);
+      ArgReduceColumnKernel<true, T>
+          <<<Blocks(outer * inner), kThreads, 0, Stream(stream)>>>(px, outer, n, inner, po, req);
     } else {
-      ArgReduceColumnKernel<false, T><<<Blocks(outer * inner), kThreads, 0, Stream(stream)>>>(
-          px, outer, n, inner, po, req);
+      ArgReduceColumnKernel<false, T>
+          <<<Blocks(outer * inner), kThreads, 0, Stream(stream)>>>(px, outer, n, inner, po, req);
     }
   });
   CheckLaunch(what);

@@ -111,41 +111,39 @@ void ReduceBackwardGpu(const char* name, const NodeAttrs& attrs, const OpContext
   if (y != nullptr) cpu::CheckSize(*y, kept.Size(), name, "out");
   if (x != nullptr) cpu::CheckSameShape(*x, dx, name, "data", "data_grad");
   const IndexMap m = MakeIndexMap(dx.shape, {&kept}, name);
-  const double scale =
-      kOp == ReduceKind::kMean
-          ? 1.0 / static_cast<double>(
-                      std::max<int64_t>(1, dx.size() / std::max<int64_t>(1, kept.Size())))
-          : 1.0;
+  const double scale = kOp == ReduceKind::kMean
+                           ? 1.0 / static_cast<double>(std::max<int64_t>(
+                                       1, dx.size() / std::max<int64_t>(1, kept.Size())))
+                           : 1.0;
   ReduceBackward(kOp, dx.dtype, dy.ptr, x != nullptr ? x->ptr : nullptr,
                  y != nullptr ? y->ptr : nullptr, m, scale, dx.ptr, dx.size(), Req(req),
                  ctx.run.stream, name);
 }
 
-#define LOOM_GPU_REDUCE(Name, Kind)                                                           \
-  LOOM_REGISTER_KERNEL(#Name, kGPU,                                                           \
-                       FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in,    \
-                                   Reqs req, Views out) {                                     \
-                         ReduceForwardGpu<ReduceKind::Kind>(#Name, attrs, ctx, in, req, out); \
-                       }))
+#define LOOM_GPU_REDUCE(Name, Kind)                                                              \
+  LOOM_REGISTER_KERNEL(                                                                          \
+      #Name, kGPU,                                                                               \
+      FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        ReduceForwardGpu<ReduceKind::Kind>(#Name, attrs, ctx, in, req, out);                     \
+      }))
 
 // sum and mean: inputs (out_grad).
-#define LOOM_GPU_REDUCE_BACKWARD_GRAD_ONLY(Name, Kind)                                        \
-  LOOM_REGISTER_KERNEL("_backward_" #Name, kGPU,                                              \
-                       FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in,    \
-                                   Reqs req, Views out) {                                     \
-                         ReduceBackwardGpu<ReduceKind::Kind>(#Name, attrs, ctx, in[0],        \
-                                                             nullptr, nullptr, out[0],        \
-                                                             req[0]);                         \
-                       }))
+#define LOOM_GPU_REDUCE_BACKWARD_GRAD_ONLY(Name, Kind)                                           \
+  LOOM_REGISTER_KERNEL(                                                                          \
+      "_backward_" #Name, kGPU,                                                                  \
+      FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        ReduceBackwardGpu<ReduceKind::Kind>(#Name, attrs, ctx, in[0], nullptr, nullptr, out[0],  \
+                                            req[0]);                                             \
+      }))
 
 // max, min, prod, nansum, nanprod: inputs (out_grad, data, out).
-#define LOOM_GPU_REDUCE_BACKWARD(Name, Kind)                                                  \
-  LOOM_REGISTER_KERNEL("_backward_" #Name, kGPU,                                              \
-                       FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in,    \
-                                   Reqs req, Views out) {                                     \
-                         ReduceBackwardGpu<ReduceKind::Kind>(#Name, attrs, ctx, in[0], &in[1], \
-                                                             &in[2], out[0], req[0]);         \
-                       }))
+#define LOOM_GPU_REDUCE_BACKWARD(Name, Kind)                                                     \
+  LOOM_REGISTER_KERNEL(                                                                          \
+      "_backward_" #Name, kGPU,                                                                  \
+      FCompute([](const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) { \
+        ReduceBackwardGpu<ReduceKind::Kind>(#Name, attrs, ctx, in[0], &in[1], &in[2], out[0],    \
+                                            req[0]);                                             \
+      }))
 
 LOOM_GPU_REDUCE(sum, kSum);
 LOOM_GPU_REDUCE(mean, kMean);
@@ -174,8 +172,8 @@ void ArgReduceGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs r
   const auto& p = attrs.param<ops::ReduceAxisParam>();
   cpu::AxisSplit split{1, x.size(), 1};
   if (p.axis) {
-    split = cpu::SplitAt(x.shape,
-                         cpu::NormalizeAxis(static_cast<int>(*p.axis), x.shape.ndim(), name));
+    split =
+        cpu::SplitAt(x.shape, cpu::NormalizeAxis(static_cast<int>(*p.axis), x.shape.ndim(), name));
   }
   cpu::CheckSize(out[0], split.outer * split.inner, name, "out");
   cpu::CheckSameDType(x, out[0], name, "data", "out");

@@ -23,8 +23,8 @@ namespace loom::gpu {
 enum class ReduceKind : int {
   kSum,
   kMean,
-  kMax,      ///< NaN wins, as on the CPU
-  kMin,      ///< NaN wins
+  kMax,  ///< NaN wins, as on the CPU
+  kMin,  ///< NaN wins
   kProd,
   kNanSum,   ///< NaN counts as 0
   kNanProd,  ///< NaN counts as 1
