@@ -11,6 +11,7 @@
 #include "loom/core/attr_scope.h"
 #include "loom/core/executor.h"
 #include "loom/core/name_manager.h"
+#include "loom/core/storage.h"
 #include "loom/operators/rnn_cell.h"
 #include "loom/operators/symbol_ops.h"
 
@@ -22,7 +23,8 @@ using ::testing::HasSubstr;
 const Context kCpu0 = Context::CPU(0), kCpu1 = Context::CPU(1), kCpu2 = Context::CPU(2);
 
 std::vector<double> Values(const NDArray& a) {
-  NDArray d = a.dtype() == DType::kFloat64 ? a : a.AsType(DType::kFloat64);
+  const NDArray host = a.ctx().is_host() ? a : a.CopyTo(Context::CPU());
+  NDArray d = host.dtype() == DType::kFloat64 ? host : host.AsType(DType::kFloat64);
   return d.ToVector<double>();
 }
 
@@ -142,44 +144,58 @@ Symbol TwoLayerLSTM(int64_t steps, int64_t hidden) {
   return Symbol::Group(losses);
 }
 
+// Three SGD steps of TwoLayerLSTM bound on ctx with group2ctx: outputs, gradients and weights.
+std::vector<std::vector<double>> TrainTwoLayerLSTM(int64_t steps, int64_t hidden, int64_t batch,
+                                                   int64_t input, Context ctx,
+                                                   const ContextMap& group2ctx,
+                                                   std::vector<ExecNodeInfo>* nodes) {
+  NameScope names;
+  Symbol net = TwoLayerLSTM(steps, hidden);
+  ShapeDict shapes;
+  std::map<std::string, std::string, std::less<>> req;
+  for (const std::string& name : net.ListArguments()) {
+    const bool data = name.ends_with("_data"), label = name.ends_with("_label");
+    if (data) shapes[name] = Shape{batch, input};
+    if (label) shapes[name] = Shape{batch};
+    req[name] = data || label ? "null" : "write";
+  }
+  Executor exe = Executor::SimpleBind(net, ctx, shapes, {}, req, group2ctx);
+  std::mt19937_64 rng(17);
+  for (const std::string& name : net.ListArguments()) {
+    const NDArray& a = exe.arg_dict().at(name);
+    if (name.ends_with("_label")) {
+      std::vector<float> labels{0, 3, 1, 4};
+      NDArray(a).CopyFromHost(labels.data(), labels.size());
+    } else {
+      FillRandom(a, rng);
+    }
+  }
+  std::vector<std::vector<double>> out;
+  for (int step = 0; step < 3; ++step) {
+    exe.Forward(true);
+    exe.Backward();
+    for (const NDArray& o : exe.outputs()) out.push_back(Values(o));
+    for (const auto& [name, g] : exe.grad_dict()) out.push_back(Values(g));
+    for (const auto& [name, g] : exe.grad_dict()) {
+      NDArray w = exe.arg_dict().at(name);
+      if (w.ctx().is_host() && g.ctx().is_host()) {
+        w -= g * 0.5;
+      } else {  // NDArray arithmetic runs on the host
+        NDArray host = w.CopyTo(Context::CPU());
+        host -= g.CopyTo(Context::CPU()) * 0.5;
+        w.CopyFrom(host);
+      }
+    }
+  }
+  for (const auto& [name, w] : exe.arg_dict()) out.push_back(Values(w));
+  if (nodes) *nodes = exe.Nodes();
+  return out;
+}
+
 TEST(ModelParallel, TwoLayerLSTMOnTwoDevicesTrainsLikeOnOne) {
   const int64_t steps = 3, hidden = 6, batch = 4, input = 5;
   auto run = [&](const ContextMap& group2ctx, std::vector<ExecNodeInfo>* nodes) {
-    NameScope names;
-    Symbol net = TwoLayerLSTM(steps, hidden);
-    ShapeDict shapes;
-    std::map<std::string, std::string, std::less<>> req;
-    for (const std::string& name : net.ListArguments()) {
-      const bool data = name.ends_with("_data"), label = name.ends_with("_label");
-      if (data) shapes[name] = Shape{batch, input};
-      if (label) shapes[name] = Shape{batch};
-      req[name] = data || label ? "null" : "write";
-    }
-    Executor exe = Executor::SimpleBind(net, kCpu0, shapes, {}, req, group2ctx);
-    std::mt19937_64 rng(17);
-    for (const std::string& name : net.ListArguments()) {
-      const NDArray& a = exe.arg_dict().at(name);
-      if (name.ends_with("_label")) {
-        std::vector<float> labels{0, 3, 1, 4};
-        NDArray(a).CopyFromHost(labels.data(), labels.size());
-      } else {
-        FillRandom(a, rng);
-      }
-    }
-    std::vector<std::vector<double>> out;
-    for (int step = 0; step < 3; ++step) {
-      exe.Forward(true);
-      exe.Backward();
-      for (const NDArray& o : exe.outputs()) out.push_back(Values(o));
-      for (const auto& [name, g] : exe.grad_dict()) out.push_back(Values(g));
-      for (const auto& [name, g] : exe.grad_dict()) {
-        NDArray w = exe.arg_dict().at(name);
-        w -= g * 0.5;
-      }
-    }
-    for (const auto& [name, w] : exe.arg_dict()) out.push_back(Values(w));
-    if (nodes) *nodes = exe.Nodes();
-    return out;
+    return TrainTwoLayerLSTM(steps, hidden, batch, input, kCpu0, group2ctx, nodes);
   };
   const auto one = run({}, nullptr);
   std::vector<ExecNodeInfo> nodes;
@@ -205,6 +221,37 @@ TEST(ModelParallel, TwoLayerLSTMOnTwoDevicesTrainsLikeOnOne) {
     }
   }
   EXPECT_EQ(forward_copies, steps);
+}
+
+}  // namespace
+}  // namespace loom
+
+namespace loom {
+namespace {
+
+// The same on GPUs: layer 0 on gpu(0), layer 1 on gpu(1) (on cpu(1) with one GPU, so that the
+// copies cross between host and device), against one CPU.
+TEST(ModelParallelGpu, TwoLayerLSTMOnGpusTrainsLikeOnOneCpu) {
+#if LOOM_USE_CUDA
+  if (NumGpus() == 0) GTEST_SKIP() << "no GPU: the CUDA runtime found none on this machine";
+#else
+  GTEST_SKIP() << "no GPU: Loom was built without CUDA (LOOM_USE_CUDA=OFF or no nvcc)";
+#endif
+  const int64_t steps = 3, hidden = 6, batch = 4, input = 5;
+  const Context second = NumGpus() > 1 ? Context::GPU(1) : kCpu1;
+  const auto one = TrainTwoLayerLSTM(steps, hidden, batch, input, kCpu0, {}, nullptr);
+  std::vector<ExecNodeInfo> nodes;
+  const auto two = TrainTwoLayerLSTM(steps, hidden, batch, input, Context::GPU(0),
+                                     {{"layer0", Context::GPU(0)}, {"layer1", second}}, &nodes);
+  ASSERT_EQ(one.size(), two.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    ASSERT_EQ(one[i].size(), two[i].size());
+    for (size_t k = 0; k < one[i].size(); ++k) EXPECT_NEAR(one[i][k], two[i][k], 1e-4) << i;
+  }
+  std::map<std::string, Context> dev;
+  for (const ExecNodeInfo& n : nodes) dev[n.name] = n.ctx;
+  EXPECT_EQ(dev.at("l0_t1_i2h"), Context::GPU(0));
+  EXPECT_EQ(dev.at("l1_t1_i2h"), second);
 }
 
 }  // namespace
