@@ -106,9 +106,9 @@ __global__ void ReduceKernel(const T* __restrict__ x, ReducePlan p, int bx, int 
   }
   shared[ty * bx + tx] = acc;
   __syncthreads();
-  for (int half = by / 2; half > 0; half /= 2) {
-    if (ty < half) {
-      shared[ty * bx + tx] = Combine<kOp>(shared[ty * bx + tx], shared[(ty + half) * bx + tx]);
+  for (int stride = by / 2; stride > 0; stride /= 2) {
+    if (ty < stride) {
+      shared[ty * bx + tx] = Combine<kOp>(shared[ty * bx + tx], shared[(ty + stride) * bx + tx]);
     }
     __syncthreads();
   }
@@ -265,9 +265,9 @@ __global__ void ArgReduceRowKernel(const T* x, int64_t outer, int64_t n, T* out,
     best_v[threadIdx.x] = best.v;
     best_k[threadIdx.x] = best.k;
     __syncthreads();
-    for (int half = blockDim.x / 2; half > 0; half /= 2) {
-      if (static_cast<int>(threadIdx.x) < half) {
-        const ArgBest<A> other{best_v[threadIdx.x + half], best_k[threadIdx.x + half]};
+    for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+      if (static_cast<int>(threadIdx.x) < stride) {
+        const ArgBest<A> other{best_v[threadIdx.x + stride], best_k[threadIdx.x + stride]};
         const ArgBest<A> mine{best_v[threadIdx.x], best_k[threadIdx.x]};
         if (Better<kMax>(other, mine)) {
           best_v[threadIdx.x] = other.v;
