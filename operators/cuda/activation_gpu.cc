@@ -16,11 +16,16 @@ using Act = ops::ActivationParam::Act;
 // nn_activation.cu's codes: relu 0, sigmoid 1, tanh 2, softrelu 3, softsign 4.
 int ActCode(const NodeAttrs& attrs) {
   switch (attrs.param<ops::ActivationParam>().act_type) {
-    case Act::kRelu: return 0;
-    case Act::kSigmoid: return 1;
-    case Act::kTanh: return 2;
-    case Act::kSoftRelu: return 3;
-    case Act::kSoftSign: return 4;
+    case Act::kRelu:
+      return 0;
+    case Act::kSigmoid:
+      return 1;
+    case Act::kTanh:
+      return 2;
+    case Act::kSoftRelu:
+      return 3;
+    case Act::kSoftSign:
+      return 4;
   }
   return 0;
 }
@@ -40,8 +45,8 @@ void ActivationGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, R
   cpu::CheckSameShape(in[0], out[0], kOp, "out_grad", "data_grad");
   cpu::CheckSameDType(in[0], in[1], kOp, "out_grad", "output");
   cpu::CheckSameDType(in[0], out[0], kOp, "out_grad", "data_grad");
-  ActivationBackwardGpu(in[0].dtype, ActCode(attrs), in[0].ptr, in[1].ptr, out[0].ptr,
-                        in[0].size(), static_cast<int>(req[0]), ctx.run.stream);
+  ActivationBackwardGpu(in[0].dtype, ActCode(attrs), in[0].ptr, in[1].ptr, out[0].ptr, in[0].size(),
+                        static_cast<int>(req[0]), ctx.run.stream);
 }
 
 }  // namespace

@@ -26,8 +26,8 @@ constexpr const char* kOp = "BatchNorm";
 
 cpu::AxisSplit Split(const ops::BatchNormParam& p, const TensorView& data,
                      std::initializer_list<std::pair<const TensorView*, const char*>> channel) {
-  const cpu::AxisSplit s =
-      cpu::SplitAt(data.shape, cpu::NormalizeAxis(static_cast<int>(p.axis), data.shape.ndim(), kOp));
+  const cpu::AxisSplit s = cpu::SplitAt(
+      data.shape, cpu::NormalizeAxis(static_cast<int>(p.axis), data.shape.ndim(), kOp));
   for (const auto& [t, name] : channel) cpu::CheckSize(*t, s.n, kOp, name);
   return s;
 }
@@ -46,8 +46,8 @@ void ReduceOverReplicas(const OpContext& ctx, double* device, size_t n) {
 
 // *device_at = count (staged from pageable memory before the call returns).
 void PutCount(const OpContext& ctx, double* device_at, double count) {
-  LOOM_CUDA_CHECK(cudaMemcpyAsync(device_at, &count, sizeof(double), cudaMemcpyHostToDevice,
-                                  Stream(ctx)));
+  LOOM_CUDA_CHECK(
+      cudaMemcpyAsync(device_at, &count, sizeof(double), cudaMemcpyHostToDevice, Stream(ctx)));
 }
 
 // (data, gamma, beta, moving_mean, moving_var) -> (output, mean, var)
@@ -100,8 +100,7 @@ void BatchNormGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs r
 }
 
 // (out_grad, data, gamma, mean, var) -> (data_grad, gamma_grad, beta_grad)
-void BatchNormGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
-                      Views out) {
+void BatchNormGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   const auto& p = attrs.param<ops::BatchNormParam>();
   const cpu::AxisSplit s = Split(p, in[1], {{&in[2], "gamma"}, {&in[3], "mean"}, {&in[4], "var"}});
   cpu::CheckSameShape(in[1], in[0], kOp, "data", "out_grad");
@@ -124,16 +123,15 @@ void BatchNormGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Re
   const size_t c = static_cast<size_t>(s.n);
   double* sums = static_cast<double*>(Workspace(ctx, (2 * c + 1) * sizeof(double)));
   BatchNormBackwardGpu(in[1].dtype, in[2].dtype, in[0].ptr, in[1].ptr, in[2].ptr, in[3].ptr,
-                       in[4].ptr, out[0].ptr, out[1].ptr, out[2].ptr, s.outer, s.n, s.inner,
-                       p.eps, p.fix_gamma, batch_stats, 0, gamma_req, beta_req, nullptr, sums,
+                       in[4].ptr, out[0].ptr, out[1].ptr, out[2].ptr, s.outer, s.n, s.inner, p.eps,
+                       p.fix_gamma, batch_stats, 0, gamma_req, beta_req, nullptr, sums,
                        ctx.run.stream);
   PutCount(ctx, sums + 2 * c, static_cast<double>(s.outer * s.inner));
   ReduceOverReplicas(ctx, sums, 2 * c + 1);
   if (req[0] == OpReq::kNull) return;
   BatchNormBackwardGpu(in[1].dtype, in[2].dtype, in[0].ptr, in[1].ptr, in[2].ptr, in[3].ptr,
-                       in[4].ptr, out[0].ptr, out[1].ptr, out[2].ptr, s.outer, s.n, s.inner,
-                       p.eps, p.fix_gamma, batch_stats, data_req, 0, 0, sums, nullptr,
-                       ctx.run.stream);
+                       in[4].ptr, out[0].ptr, out[1].ptr, out[2].ptr, s.outer, s.n, s.inner, p.eps,
+                       p.fix_gamma, batch_stats, data_req, 0, 0, sums, nullptr, ctx.run.stream);
 }
 
 }  // namespace

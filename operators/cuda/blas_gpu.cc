@@ -39,8 +39,8 @@ void RunGemm(const OpContext& ctx, const char* op, DType t, const Gemm& g, const
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   if (g.k == 0) {  // an empty sum: zeros (c is contiguous here: ldc == n)
     if (!accumulate) {
-      LOOM_CUDA_CHECK(cudaMemsetAsync(c, 0, static_cast<size_t>(g.batch * g.m * g.n) *
-                                                DTypeSize(t), Stream(ctx)));
+      LOOM_CUDA_CHECK(cudaMemsetAsync(c, 0, static_cast<size_t>(g.batch * g.m * g.n) * DTypeSize(t),
+                                      Stream(ctx)));
     }
     return;
   }
@@ -78,8 +78,8 @@ struct FcDims {
   int64_t rows = 0, k = 0, h = 0;
 };
 
-FcDims FcShapes(const ops::FullyConnectedParam& p, const TensorView& data,
-                const TensorView& weight, const TensorView& out) {
+FcDims FcShapes(const ops::FullyConnectedParam& p, const TensorView& data, const TensorView& weight,
+                const TensorView& out) {
   LOOM_CHECK_TYPED(ShapeError, data.shape.ndim() >= 1, kFc,
                    ": expected data with at least one axis");
   FcDims d;
@@ -107,8 +107,8 @@ void FullyConnectedGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, R
   const auto& p = attrs.param<ops::FullyConnectedParam>();
   const FcDims d = FcShapes(p, in[0], in[1], out[0]);
   const DType t = in[0].dtype;
-  const Gemm g{.ta = false, .tb = true, .m = d.rows, .n = d.h, .k = d.k,
-               .lda = d.k, .ldb = d.k, .ldc = d.h};
+  const Gemm g{
+      .ta = false, .tb = true, .m = d.rows, .n = d.h, .k = d.k, .lda = d.k, .ldb = d.k, .ldc = d.h};
   const bool add = Accumulates(req[0]);
   if (p.no_bias) {
     RunGemm(ctx, kFc, t, g, in[0].ptr, in[1].ptr, out[0].ptr, add);
@@ -218,9 +218,18 @@ void DotGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Vi
   cpu::CheckSize(out[0], bd.batch * d.m * d.n, op, "out");
   cpu::CheckSameDType(in[0], in[1], op, "lhs", "rhs");
   cpu::CheckSameDType(in[0], out[0], op, "lhs", "out");
-  const Gemm g{.ta = d.ta, .tb = d.tb, .m = d.m, .n = d.n, .k = d.k, .lda = d.lda(),
-               .ldb = d.ldb(), .ldc = d.n, .batch = bd.batch, .stride_a = d.m * d.k,
-               .stride_b = d.k * d.n, .stride_c = d.m * d.n};
+  const Gemm g{.ta = d.ta,
+               .tb = d.tb,
+               .m = d.m,
+               .n = d.n,
+               .k = d.k,
+               .lda = d.lda(),
+               .ldb = d.ldb(),
+               .ldc = d.n,
+               .batch = bd.batch,
+               .stride_a = d.m * d.k,
+               .stride_b = d.k * d.n,
+               .stride_c = d.m * d.n};
   RunGemm(ctx, op, in[0].dtype, g, in[0].ptr, in[1].ptr, out[0].ptr, Accumulates(req[0]));
 }
 
@@ -238,7 +247,7 @@ void DotBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs
     Gemm g{.batch = bd.batch, .stride_a = sc, .stride_b = sb, .stride_c = sa};
     const void* first = in[0].ptr;   // dC
     const void* second = in[2].ptr;  // B
-    if (!d.ta) {  // dA (m x k) = dC op(B)^T
+    if (!d.ta) {                     // dA (m x k) = dC op(B)^T
       g.ta = false, g.tb = !d.tb, g.m = d.m, g.n = d.k, g.k = d.n;
       g.lda = d.n, g.ldb = d.ldb(), g.ldc = d.k;
     } else {  // dA (k x m) = op(B) dC^T
@@ -254,7 +263,7 @@ void DotBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs
     Gemm g{.batch = bd.batch, .stride_a = sa, .stride_b = sc, .stride_c = sb};
     const void* first = in[1].ptr;   // A
     const void* second = in[0].ptr;  // dC
-    if (!d.tb) {  // dB (k x n) = op(A)^T dC
+    if (!d.tb) {                     // dB (k x n) = op(A)^T dC
       g.ta = !d.ta, g.tb = false, g.m = d.k, g.n = d.n, g.k = d.m;
       g.lda = d.lda(), g.ldb = d.n, g.ldc = d.n;
     } else {  // dB (n x k) = dC^T op(A)

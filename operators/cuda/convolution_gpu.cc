@@ -47,10 +47,9 @@ struct ConvGeometry {
 
   std::string Key(Direction d) const {
     std::string k = std::to_string(static_cast<int>(d)) + "|" + std::to_string(device) + "|" +
-                    std::to_string(static_cast<int>(dtype)) + "|" +
-                    std::to_string(channel_last) + "|" + std::to_string(groups) + "|" +
-                    std::to_string(static_cast<int>(tune)) + "|" +
-                    std::to_string(workspace_limit);
+                    std::to_string(static_cast<int>(dtype)) + "|" + std::to_string(channel_last) +
+                    "|" + std::to_string(groups) + "|" + std::to_string(static_cast<int>(tune)) +
+                    "|" + std::to_string(workspace_limit);
     for (const auto* v : {&x, &w, &y, &pad, &stride, &dilate}) {
       k += "|";
       for (int e : *v) k += std::to_string(e) + ",";
@@ -142,8 +141,8 @@ ConvGeometry MakeGeometry(const char* op, const cpu::ConvolutionParams& p, const
   // cuDNN's output size must be the tensor's: the shapes agree with the parameters.
   for (size_t i = 2; i < g.x.size(); ++i) {
     const size_t s = i - 2;
-    const int64_t expected = cpu::ConvOutputSize(g.x[i], g.w[i], g.stride[s], g.dilate[s],
-                                                 g.pad[s]);
+    const int64_t expected =
+        cpu::ConvOutputSize(g.x[i], g.w[i], g.stride[s], g.dilate[s], g.pad[s]);
     LOOM_CHECK_TYPED(ShapeError, expected == g.y[i], op, ": the input ", x.shape.ToString(),
                      " gives an output of size ", expected, " along a spatial axis but the ",
                      "output is ", y.shape.ToString());
@@ -170,8 +169,8 @@ class Descriptors {
     // The bias: per-channel values in the output's dtype (float for half outputs is not asked).
     LOOM_CUDNN_CHECK(cudnnSetTensorNdDescriptorEx(bias, format, type, nd, b.data()));
     LOOM_CUDNN_CHECK(cudnnSetFilterNdDescriptor(w, type, format, nd, g.w.data()));
-    const cudnnDataType_t compute = g.dtype == DType::kFloat64 ? CUDNN_DATA_DOUBLE
-                                                               : CUDNN_DATA_FLOAT;
+    const cudnnDataType_t compute =
+        g.dtype == DType::kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
     LOOM_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(conv, nd - 2, g.pad.data(), g.stride.data(),
                                                      g.dilate.data(), CUDNN_CROSS_CORRELATION,
                                                      compute));
@@ -266,8 +265,8 @@ constexpr int kMaxAlgos = 16;
 // Chooses (once per geometry) the algorithm for direction d. Find runs the candidate kernels on
 // scratch memory (never on the caller's output, which kAddTo must keep) and waits for them: the
 // only synchronisation, on a geometry's first call.
-AlgoChoice Choose(const OpContext& ctx, const ConvGeometry& g, const Descriptors& desc,
-                  Direction d, const void* a, const void* b, size_t out_bytes) {
+AlgoChoice Choose(const OpContext& ctx, const ConvGeometry& g, const Descriptors& desc, Direction d,
+                  const void* a, const void* b, size_t out_bytes) {
   const std::string key = g.Key(d);
   AlgoChoice choice;
   if (AlgoCache::Global().Get(key, &choice)) return choice;
@@ -296,8 +295,8 @@ AlgoChoice Choose(const OpContext& ctx, const ConvGeometry& g, const Descriptors
     }
     case Direction::kBackwardData: {
       cudnnConvolutionBwdDataAlgoPerf_t r[kMaxAlgos];
-      LOOM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-          h, desc.w, desc.y, desc.conv, desc.x, kMaxAlgos, &count, r));
+      LOOM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, desc.w, desc.y, desc.conv,
+                                                                   desc.x, kMaxAlgos, &count, r));
       if (find) {
         const size_t ws = CandidateWorkspace(g, r, count);
         auto [work, out] = scratch(ws);
@@ -309,8 +308,8 @@ AlgoChoice Choose(const OpContext& ctx, const ConvGeometry& g, const Descriptors
     }
     case Direction::kBackwardFilter: {
       cudnnConvolutionBwdFilterAlgoPerf_t r[kMaxAlgos];
-      LOOM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-          h, desc.x, desc.y, desc.conv, desc.w, kMaxAlgos, &count, r));
+      LOOM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, desc.x, desc.y, desc.conv,
+                                                                     desc.w, kMaxAlgos, &count, r));
       if (find) {
         const size_t ws = CandidateWorkspace(g, r, count);
         auto [work, out] = scratch(ws);
@@ -346,18 +345,18 @@ void ZeroIfWrite(const OpContext& ctx, OpReq req, void* ptr, size_t bytes) {
 }
 
 // y (req) = conv(x, w)
-void RunForward(const OpContext& ctx, const ConvGeometry& g, const void* x, const void* w,
-                void* y, OpReq req) {
+void RunForward(const OpContext& ctx, const ConvGeometry& g, const void* x, const void* w, void* y,
+                OpReq req) {
   if (req == OpReq::kNull || Empty(g.y)) return;
   if (Empty(g.x)) return ZeroIfWrite(ctx, req, y, Bytes(g.y, g.dtype));
   const Descriptors desc(g);
   const AlgoChoice c = Choose(ctx, g, desc, Direction::kForward, x, w, Bytes(g.y, g.dtype));
   LOOM_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, c.math));
   const CudnnScale s(g.dtype, req);
-  LOOM_CUDNN_CHECK(cudnnConvolutionForward(
-      Cudnn(ctx), s.alpha(), desc.x, x, desc.w, w, desc.conv,
-      static_cast<cudnnConvolutionFwdAlgo_t>(c.algo), Workspace(ctx, c.workspace), c.workspace,
-      s.beta(), desc.y, y));
+  LOOM_CUDNN_CHECK(cudnnConvolutionForward(Cudnn(ctx), s.alpha(), desc.x, x, desc.w, w, desc.conv,
+                                           static_cast<cudnnConvolutionFwdAlgo_t>(c.algo),
+                                           Workspace(ctx, c.workspace), c.workspace, s.beta(),
+                                           desc.y, y));
 }
 
 // dx (req) = the gradient of conv(x, w) with respect to x, from dy
@@ -366,14 +365,13 @@ void RunBackwardData(const OpContext& ctx, const ConvGeometry& g, const void* w,
   if (req == OpReq::kNull || Empty(g.x)) return;
   if (Empty(g.y)) return ZeroIfWrite(ctx, req, dx, Bytes(g.x, g.dtype));
   const Descriptors desc(g);
-  const AlgoChoice c =
-      Choose(ctx, g, desc, Direction::kBackwardData, w, dy, Bytes(g.x, g.dtype));
+  const AlgoChoice c = Choose(ctx, g, desc, Direction::kBackwardData, w, dy, Bytes(g.x, g.dtype));
   LOOM_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, c.math));
   const CudnnScale s(g.dtype, req);
-  LOOM_CUDNN_CHECK(cudnnConvolutionBackwardData(
-      Cudnn(ctx), s.alpha(), desc.w, w, desc.y, dy, desc.conv,
-      static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo), Workspace(ctx, c.workspace),
-      c.workspace, s.beta(), desc.x, dx));
+  LOOM_CUDNN_CHECK(
+      cudnnConvolutionBackwardData(Cudnn(ctx), s.alpha(), desc.w, w, desc.y, dy, desc.conv,
+                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo),
+                                   Workspace(ctx, c.workspace), c.workspace, s.beta(), desc.x, dx));
 }
 
 // dw (req) = the gradient of conv(x, w) with respect to w, from x and dy
@@ -382,8 +380,7 @@ void RunBackwardFilter(const OpContext& ctx, const ConvGeometry& g, const void* 
   if (req == OpReq::kNull || Empty(g.w)) return;
   if (Empty(g.x) || Empty(g.y)) return ZeroIfWrite(ctx, req, dw, Bytes(g.w, g.dtype));
   const Descriptors desc(g);
-  const AlgoChoice c =
-      Choose(ctx, g, desc, Direction::kBackwardFilter, x, dy, Bytes(g.w, g.dtype));
+  const AlgoChoice c = Choose(ctx, g, desc, Direction::kBackwardFilter, x, dy, Bytes(g.w, g.dtype));
   LOOM_CUDNN_CHECK(cudnnSetConvolutionMathType(desc.conv, c.math));
   const CudnnScale s(g.dtype, req);
   LOOM_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
@@ -450,13 +447,11 @@ void ConvolutionGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, 
 // ---- Deconvolution: the convolution from its output (cuDNN's x) to its data (cuDNN's y) ------
 
 // (data, weight[, bias]) -> out
-void DeconvolutionGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
-                      Views out) {
+void DeconvolutionGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   if (req[0] == OpReq::kNull) return;
   const auto& p = attrs.param<ops::DeconvolutionParam>();
-  const ConvGeometry g =
-      MakeGeometry("Deconvolution", DeconvolutionKernelParams(p, in[0].shape), ctx, out[0], in[1],
-                   in[0], p.cudnn_tune, p.workspace);
+  const ConvGeometry g = MakeGeometry("Deconvolution", DeconvolutionKernelParams(p, in[0].shape),
+                                      ctx, out[0], in[1], in[0], p.cudnn_tune, p.workspace);
   RunBackwardData(ctx, g, in[1].ptr, in[0].ptr, out[0].ptr, req[0]);
   if (!p.no_bias) AddBias(ctx, g, g.x, in[2], out[0].ptr);
 }
@@ -465,9 +460,8 @@ void DeconvolutionGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Re
 void DeconvolutionGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                           Views out) {
   const auto& p = attrs.param<ops::DeconvolutionParam>();
-  const ConvGeometry g =
-      MakeGeometry("Deconvolution", DeconvolutionKernelParams(p, in[1].shape), ctx, in[0], in[2],
-                   in[1], p.cudnn_tune, p.workspace);
+  const ConvGeometry g = MakeGeometry("Deconvolution", DeconvolutionKernelParams(p, in[1].shape),
+                                      ctx, in[0], in[2], in[1], p.cudnn_tune, p.workspace);
   if (req[0] != OpReq::kNull) cpu::CheckSameShape(in[1], out[0], g.op, "data", "data_grad");
   if (req[1] != OpReq::kNull) cpu::CheckSameShape(in[2], out[1], g.op, "weight", "weight_grad");
   RunForward(ctx, g, in[0].ptr, in[2].ptr, out[0].ptr, req[0]);

@@ -33,8 +33,8 @@ void DropoutGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
   cpu::CheckSameShape(in[0], out[0], kOp, "data", "out");
   cpu::CheckSameDType(in[0], out[0], kOp, "data", "out");
   if (!cpu::DropoutActive(k, ctx.is_train)) {
-    MultiplyGpu(in[0].dtype, in[0].ptr, nullptr, out[0].ptr, in[0].size(),
-                static_cast<int>(req[0]), ctx.run.stream);
+    MultiplyGpu(in[0].dtype, in[0].ptr, nullptr, out[0].ptr, in[0].size(), static_cast<int>(req[0]),
+                ctx.run.stream);
     return;
   }
   LOOM_CHECK(ctx.rng != nullptr, kOp, ": training needs a random generator (kRandom resource)");
@@ -58,8 +58,8 @@ void DropoutGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
   const uint64_t seed = (*ctx.rng)();
   const double keep_value = k.p >= 1 ? 0.0 : 1.0 / (1.0 - k.p);
   const uint64_t threshold = static_cast<uint64_t>(k.p * 4294967296.0);
-  DropoutForwardGpu(in[0].dtype, g, in[0].ptr, out[0].ptr, out[1].ptr, seed, threshold,
-                    keep_value, static_cast<int>(req[0]), ctx.run.stream);
+  DropoutForwardGpu(in[0].dtype, g, in[0].ptr, out[0].ptr, out[1].ptr, seed, threshold, keep_value,
+                    static_cast<int>(req[0]), ctx.run.stream);
 }
 
 // (out_grad, mask) -> data_grad

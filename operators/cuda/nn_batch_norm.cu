@@ -35,9 +35,9 @@ __device__ __forceinline__ void ForChannel(int64_t c, int64_t channels, int64_t 
 
 template <typename T, typename P>
 __global__ void ForwardKernel(const T* x, const P* gamma, const P* beta, P* moving_mean,
-                              P* moving_var, T* y, P* mean, P* var, int64_t outer,
-                              int64_t channels, int64_t inner, double eps, double momentum,
-                              bool fix_gamma, bool batch_stats, const double* stats, int req) {
+                              P* moving_var, T* y, P* mean, P* var, int64_t outer, int64_t channels,
+                              int64_t inner, double eps, double momentum, bool fix_gamma,
+                              bool batch_stats, const double* stats, int req) {
   __shared__ double scratch[32];
   const int64_t count = outer * inner;
   for (int64_t c = blockIdx.x; c < channels; c += gridDim.x) {
@@ -81,11 +81,11 @@ __global__ void ForwardKernel(const T* x, const P* gamma, const P* beta, P* movi
 }
 
 template <typename T, typename P>
-__global__ void BackwardKernel(const T* dy, const T* x, const P* gamma, const P* mean,
-                               const P* var, T* dx, P* gamma_grad, P* beta_grad, int64_t outer,
-                               int64_t channels, int64_t inner, double eps, bool fix_gamma,
-                               bool batch_stats, int data_req, int gamma_req, int beta_req,
-                               const double* sums_in, double* sums_out) {
+__global__ void BackwardKernel(const T* dy, const T* x, const P* gamma, const P* mean, const P* var,
+                               T* dx, P* gamma_grad, P* beta_grad, int64_t outer, int64_t channels,
+                               int64_t inner, double eps, bool fix_gamma, bool batch_stats,
+                               int data_req, int gamma_req, int beta_req, const double* sums_in,
+                               double* sums_out) {
   __shared__ double scratch[32];
   const double local_count = static_cast<double>(outer * inner);
   for (int64_t c = blockIdx.x; c < channels; c += gridDim.x) {
@@ -155,17 +155,16 @@ int ChannelBlocks(int64_t channels) {
 }  // namespace
 
 // Per-channel values are float32 for float16 data (BatchNorm's type rule), else the data's type.
-#define LOOM_BN_SWITCH(t, pt, what, ...)                                                    \
-  LOOM_GPU_FLOAT_SWITCH(t, T, what, {                                                       \
-    using P = std::conditional_t<std::is_same_v<T, __half>, float, T>;                      \
-    if (pt != (std::is_same_v<P, float> ? DType::kFloat32 : DType::kFloat64)) {             \
-      throw DTypeError(StrCat(what, ": expected per-channel values of dtype ",              \
-                              ToString(std::is_same_v<P, float> ? DType::kFloat32           \
-                                                                : DType::kFloat64),         \
-                              " for data of dtype ", ToString(t), " but got ",              \
-                              ToString(pt)));                                               \
-    }                                                                                       \
-    __VA_ARGS__                                                                             \
+#define LOOM_BN_SWITCH(t, pt, what, ...)                                                 \
+  LOOM_GPU_FLOAT_SWITCH(t, T, what, {                                                    \
+    using P = std::conditional_t<std::is_same_v<T, __half>, float, T>;                   \
+    if (pt != (std::is_same_v<P, float> ? DType::kFloat32 : DType::kFloat64)) {          \
+      throw DTypeError(                                                                  \
+          StrCat(what, ": expected per-channel values of dtype ",                        \
+                 ToString(std::is_same_v<P, float> ? DType::kFloat32 : DType::kFloat64), \
+                 " for data of dtype ", ToString(t), " but got ", ToString(pt)));        \
+    }                                                                                    \
+    __VA_ARGS__                                                                          \
   })
 
 void BatchNormForwardGpu(DType t, DType pt, const void* x, const void* gamma, const void* beta,
@@ -187,9 +186,8 @@ void BatchNormForwardGpu(DType t, DType pt, const void* x, const void* gamma, co
 void BatchNormBackwardGpu(DType t, DType pt, const void* dy, const void* x, const void* gamma,
                           const void* mean, const void* var, void* dx, void* gamma_grad,
                           void* beta_grad, int64_t outer, int64_t channels, int64_t inner,
-                          double eps, bool fix_gamma, bool batch_stats, int data_req,
-                          int gamma_req, int beta_req, const double* sums_in, double* sums_out,
-                          void* stream) {
+                          double eps, bool fix_gamma, bool batch_stats, int data_req, int gamma_req,
+                          int beta_req, const double* sums_in, double* sums_out, void* stream) {
   if (channels == 0) return;
   LOOM_BN_SWITCH(t, pt, "_backward_BatchNorm", {
     BackwardKernel<T, P><<<ChannelBlocks(channels), kChannelThreads, 0, Stream(stream)>>>(
@@ -201,8 +199,8 @@ void BatchNormBackwardGpu(DType t, DType pt, const void* dy, const void* x, cons
   CheckLaunch("_backward_BatchNorm");
 }
 
-void BatchNormChannelSumsGpu(DType t, const void* x, const double* sums, double* out,
-                             int64_t outer, int64_t channels, int64_t inner, void* stream) {
+void BatchNormChannelSumsGpu(DType t, const void* x, const double* sums, double* out, int64_t outer,
+                             int64_t channels, int64_t inner, void* stream) {
   if (channels == 0) return;
   LOOM_GPU_FLOAT_SWITCH(t, T, "BatchNorm", {
     ChannelSumsKernel<T><<<ChannelBlocks(channels), kChannelThreads, 0, Stream(stream)>>>(

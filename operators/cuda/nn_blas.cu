@@ -52,8 +52,7 @@ void FillRowsWithBias(DType t, const void* bias, void* out, int64_t rows, int64_
   CheckLaunch("FullyConnected bias fill");
 }
 
-void AddBiasRows(DType t, const void* bias, void* out, int64_t rows, int64_t hidden,
-                 void* stream) {
+void AddBiasRows(DType t, const void* bias, void* out, int64_t rows, int64_t hidden, void* stream) {
   if (rows * hidden == 0) return;
   LOOM_GPU_FLOAT_SWITCH(t, T, "FullyConnected", {
     AddBiasKernel<T><<<Blocks(rows * hidden), kThreads, 0, Stream(stream)>>>(

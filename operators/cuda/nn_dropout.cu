@@ -40,9 +40,7 @@ __global__ void ForwardKernel(DropoutGeometryGpu g, int64_t n, const T* x, T* y,
 
 template <typename T>
 __global__ void MultiplyKernel(const T* a, const T* b, T* out, int64_t n, int req) {
-  LOOM_CUDA_KERNEL_LOOP(i, n) {
-    Store(req, out + i, b ? ToAcc(a[i]) * ToAcc(b[i]) : ToAcc(a[i]));
-  }
+  LOOM_CUDA_KERNEL_LOOP(i, n) { Store(req, out + i, b ? ToAcc(a[i]) * ToAcc(b[i]) : ToAcc(a[i])); }
 }
 
 }  // namespace
@@ -55,8 +53,8 @@ void DropoutForwardGpu(DType t, const DropoutGeometryGpu& g, const void* x, void
   if (n == 0) return;
   LOOM_GPU_FLOAT_SWITCH(t, T, "Dropout", {
     ForwardKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-        g, n, static_cast<const T*>(x), static_cast<T*>(y), static_cast<T*>(mask), seed,
-        threshold, static_cast<Acc<T>>(keep_value), req);
+        g, n, static_cast<const T*>(x), static_cast<T*>(y), static_cast<T*>(mask), seed, threshold,
+        static_cast<Acc<T>>(keep_value), req);
   });
   CheckLaunch("Dropout");
 }

@@ -44,9 +44,9 @@ void ActivationBackwardGpu(DType t, int act, const void* dy, const void* in, voi
 void SoftmaxForwardGpu(DType t, const void* x, void* y, int64_t outer, int64_t n, int64_t inner,
                        double inv_temperature, bool log, const void* length, DType length_type,
                        int req, void* stream);
-void SoftmaxBackwardGpu(DType t, const void* dy, const void* y, void* dx, int64_t outer,
-                        int64_t n, int64_t inner, double inv_temperature, bool log,
-                        const void* length, DType length_type, int req, void* stream);
+void SoftmaxBackwardGpu(DType t, const void* dy, const void* y, void* dx, int64_t outer, int64_t n,
+                        int64_t inner, double inv_temperature, bool log, const void* length,
+                        DType length_type, int req, void* stream);
 
 // ---- Pooling (nn_pooling.cu) -----------------------------------------------------------------
 
@@ -109,8 +109,7 @@ struct DropoutGeometryGpu {
 /// mask[i] = keep_value when a 32-bit uniform draw for (seed, draw index of i) is >= threshold
 /// (p * 2^32; 2^32 keeps nothing), 0 otherwise; y (req) = x * mask.
 void DropoutForwardGpu(DType t, const DropoutGeometryGpu& g, const void* x, void* y, void* mask,
-                       uint64_t seed, uint64_t threshold, double keep_value, int req,
-                       void* stream);
+                       uint64_t seed, uint64_t threshold, double keep_value, int req, void* stream);
 /// out (req) = a * b (b may be null: out = a).
 void MultiplyGpu(DType t, const void* a, const void* b, void* out, int64_t n, int req,
                  void* stream);

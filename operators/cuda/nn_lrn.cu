@@ -11,8 +11,8 @@ namespace {
 
 template <typename T>
 __global__ void ForwardKernel(const T* x, T* y, T* norm, int64_t outer, int64_t channels,
-                              int64_t inner, Acc<T> salpha, Acc<T> beta, Acc<T> knorm,
-                              int64_t half, int req) {
+                              int64_t inner, Acc<T> salpha, Acc<T> beta, Acc<T> knorm, int64_t half,
+                              int req) {
   using A = Acc<T>;
   LOOM_CUDA_KERNEL_LOOP(idx, outer * channels * inner) {
     const int64_t c = (idx / inner) % channels;
@@ -59,8 +59,8 @@ void LRNForwardGpu(DType t, const void* x, void* y, void* norm, int64_t outer, i
   LOOM_GPU_FLOAT_SWITCH(t, T, "LRN", {
     using A = Acc<T>;
     ForwardKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-        static_cast<const T*>(x), static_cast<T*>(y), static_cast<T*>(norm), outer, channels,
-        inner, static_cast<A>(alpha / static_cast<double>(nsize)), static_cast<A>(beta),
+        static_cast<const T*>(x), static_cast<T*>(y), static_cast<T*>(norm), outer, channels, inner,
+        static_cast<A>(alpha / static_cast<double>(nsize)), static_cast<A>(beta),
         static_cast<A>(knorm), nsize / 2, req);
   });
   CheckLaunch("LRN");

@@ -96,9 +96,9 @@ __global__ void ForwardKernel(PoolGeometryGpu g, int type, bool count_include_pa
 }
 
 // Outputs along one axis whose window holds input index i: [first, last].
-__device__ __forceinline__ void Covering(const PoolGeometryGpu& g, int a, int64_t i,
-                                         int64_t* first, int64_t* last) {
-  const int64_t hi = i + g.pad[a];  // o * s <= i + pad
+__device__ __forceinline__ void Covering(const PoolGeometryGpu& g, int a, int64_t i, int64_t* first,
+                                         int64_t* last) {
+  const int64_t hi = i + g.pad[a];     // o * s <= i + pad
   const int64_t lo = hi - g.k[a] + 1;  // o * s > i + pad - k
   *first = lo <= 0 ? 0 : (lo + g.s[a] - 1) / g.s[a];
   *last = min(hi / g.s[a], g.out[a] - 1);
@@ -172,8 +172,8 @@ void PoolingBackwardGpu(DType t, const PoolGeometryGpu& g, int type, bool count_
   if (n == 0 || req == kReqNull) return;
   LOOM_GPU_FLOAT_SWITCH(t, T, "_backward_Pooling", {
     BackwardKernel<T><<<Blocks(n), kThreads, 0, Stream(stream)>>>(
-        g, type, count_include_pad, p_value, static_cast<const T*>(dy),
-        static_cast<const T*>(x), static_cast<T*>(dx), req);
+        g, type, count_include_pad, p_value, static_cast<const T*>(dy), static_cast<const T*>(x),
+        static_cast<T*>(dx), req);
   });
   CheckLaunch("_backward_Pooling");
 }

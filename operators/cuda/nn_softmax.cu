@@ -17,24 +17,45 @@ __device__ __forceinline__ int64_t ValidLength(const void* length, int code, int
   if (length == nullptr) return n;
   double v = 0;
   switch (static_cast<DType>(code)) {
-    case DType::kFloat32: v = static_cast<const float*>(length)[pos]; break;
-    case DType::kFloat64: v = static_cast<const double*>(length)[pos]; break;
-    case DType::kFloat16: v = __half2float(static_cast<const __half*>(length)[pos]); break;
-    case DType::kUInt8: v = static_cast<const uint8_t*>(length)[pos]; break;
-    case DType::kInt8: v = static_cast<const int8_t*>(length)[pos]; break;
-    case DType::kInt32: v = static_cast<const int32_t*>(length)[pos]; break;
-    case DType::kInt64: v = static_cast<double>(static_cast<const int64_t*>(length)[pos]); break;
-    default: v = static_cast<const bool*>(length)[pos] ? 1 : 0;
+    case DType::kFloat32:
+      v = static_cast<const float*>(length)[pos];
+      break;
+    case DType::kFloat64:
+      v = static_cast<const double*>(length)[pos];
+      break;
+    case DType::kFloat16:
+      v = __half2float(static_cast<const __half*>(length)[pos]);
+      break;
+    case DType::kUInt8:
+      v = static_cast<const uint8_t*>(length)[pos];
+      break;
+    case DType::kInt8:
+      v = static_cast<const int8_t*>(length)[pos];
+      break;
+    case DType::kInt32:
+      v = static_cast<const int32_t*>(length)[pos];
+      break;
+    case DType::kInt64:
+      v = static_cast<double>(static_cast<const int64_t*>(length)[pos]);
+      break;
+    default:
+      v = static_cast<const bool*>(length)[pos] ? 1 : 0;
   }
   const int64_t len = static_cast<int64_t>(v);
   return len < 0 ? 0 : (len > n ? n : len);
 }
 
 struct MaxOp {
-  template <typename A> __device__ A operator()(A a, A b) const { return a > b ? a : b; }
+  template <typename A>
+  __device__ A operator()(A a, A b) const {
+    return a > b ? a : b;
+  }
 };
 struct SumOp {
-  template <typename A> __device__ A operator()(A a, A b) const { return a + b; }
+  template <typename A>
+  __device__ A operator()(A a, A b) const {
+    return a + b;
+  }
 };
 
 // The reduction of v over the block (every thread gets it). `scratch` holds 32 values.
@@ -79,9 +100,8 @@ __global__ void RowForward(const T* x, T* y, int64_t rows, int64_t n, Acc<T> inv
 }
 
 template <typename T>
-__global__ void RowBackward(const T* dy, const T* y, T* dx, int64_t rows, int64_t n,
-                            Acc<T> inv_t, bool log, const void* length, int length_code,
-                            int req) {
+__global__ void RowBackward(const T* dy, const T* y, T* dx, int64_t rows, int64_t n, Acc<T> inv_t,
+                            bool log, const void* length, int length_code, int req) {
   using A = Acc<T>;
   __shared__ A scratch[32];
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
@@ -180,9 +200,9 @@ void SoftmaxForwardGpu(DType t, const void* x, void* y, int64_t outer, int64_t n
   CheckLaunch(log ? "log_softmax" : "softmax");
 }
 
-void SoftmaxBackwardGpu(DType t, const void* dy, const void* y, void* dx, int64_t outer,
-                        int64_t n, int64_t inner, double inv_temperature, bool log,
-                        const void* length, DType length_type, int req, void* stream) {
+void SoftmaxBackwardGpu(DType t, const void* dy, const void* y, void* dx, int64_t outer, int64_t n,
+                        int64_t inner, double inv_temperature, bool log, const void* length,
+                        DType length_type, int req, void* stream) {
   if (outer * n * inner == 0 || req == kReqNull) return;
   const int code = static_cast<int>(length_type);
   LOOM_GPU_FLOAT_SWITCH(t, T, log ? "_backward_log_softmax" : "_backward_softmax", {
@@ -190,12 +210,12 @@ void SoftmaxBackwardGpu(DType t, const void* dy, const void* y, void* dx, int64_
     const A inv_t = static_cast<A>(inv_temperature);
     if (inner == 1) {
       RowBackward<T><<<RowBlocks(outer), kRowThreads, 0, Stream(stream)>>>(
-          static_cast<const T*>(dy), static_cast<const T*>(y), static_cast<T*>(dx), outer, n,
-          inv_t, log, length, code, req);
+          static_cast<const T*>(dy), static_cast<const T*>(y), static_cast<T*>(dx), outer, n, inv_t,
+          log, length, code, req);
     } else {
       StridedBackward<T><<<Blocks(outer * inner), kThreads, 0, Stream(stream)>>>(
-          static_cast<const T*>(dy), static_cast<const T*>(y), static_cast<T*>(dx), outer, n,
-          inner, inv_t, log, length, code, req);
+          static_cast<const T*>(dy), static_cast<const T*>(y), static_cast<T*>(dx), outer, n, inner,
+          inv_t, log, length, code, req);
     }
   });
   CheckLaunch(log ? "_backward_log_softmax" : "_backward_softmax");

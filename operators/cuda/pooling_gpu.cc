@@ -58,9 +58,15 @@ PoolCall Prepare(const NodeAttrs& attrs, const Shape& data, const Shape& out) {
     }
   }
   switch (p.pool_type) {
-    case PoolingParam::Type::kMax: c.type = 0; break;
-    case PoolingParam::Type::kAvg: c.type = 1; break;
-    case PoolingParam::Type::kSum: c.type = 2; break;
+    case PoolingParam::Type::kMax:
+      c.type = 0;
+      break;
+    case PoolingParam::Type::kAvg:
+      c.type = 1;
+      break;
+    case PoolingParam::Type::kSum:
+      c.type = 2;
+      break;
     case PoolingParam::Type::kLp:
       c.type = 3;
       LOOM_CHECK(p.p_value.has_value() && *p.p_value >= 1, kOp,
@@ -77,8 +83,8 @@ void PoolingGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
   if (req[0] == OpReq::kNull) return;
   const PoolCall c = Prepare(attrs, in[0].shape, out[0].shape);
   cpu::CheckSameDType(in[0], out[0], kOp, "data", "out");
-  PoolingForwardGpu(in[0].dtype, c.g, c.type, c.count_include_pad, c.p_value, in[0].ptr,
-                    out[0].ptr, static_cast<int>(req[0]), ctx.run.stream);
+  PoolingForwardGpu(in[0].dtype, c.g, c.type, c.count_include_pad, c.p_value, in[0].ptr, out[0].ptr,
+                    static_cast<int>(req[0]), ctx.run.stream);
 }
 
 // (out_grad, data) -> data_grad
@@ -88,8 +94,8 @@ void PoolingGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs
   cpu::CheckSameShape(in[1], out[0], kOp, "data", "data_grad");
   cpu::CheckSameDType(in[1], in[0], kOp, "data", "out_grad");
   cpu::CheckSameDType(in[1], out[0], kOp, "data", "data_grad");
-  PoolingBackwardGpu(in[1].dtype, c.g, c.type, c.count_include_pad, c.p_value, in[0].ptr,
-                     in[1].ptr, out[0].ptr, static_cast<int>(req[0]), ctx.run.stream);
+  PoolingBackwardGpu(in[1].dtype, c.g, c.type, c.count_include_pad, c.p_value, in[0].ptr, in[1].ptr,
+                     out[0].ptr, static_cast<int>(req[0]), ctx.run.stream);
 }
 
 }  // namespace

@@ -88,8 +88,8 @@ RnnDims CheckShapes(const RNNParam& p, const TensorView& x, const TensorView& pa
   cpu::CheckSameDType(x, params, kOp, "data", "parameters");
   cpu::CheckSameDType(x, hx, kOp, "data", "state");
   if (d.lstm) {
-    LOOM_CHECK_TYPED(ShapeError, cx != nullptr && cx->shape == state, kOp,
-                     ": expected state_cell ", state.ToString());
+    LOOM_CHECK_TYPED(ShapeError, cx != nullptr && cx->shape == state, kOp, ": expected state_cell ",
+                     state.ToString());
     cpu::CheckSameDType(x, *cx, kOp, "data", "state_cell");
   }
   return d;
@@ -123,18 +123,26 @@ class RnnSetup {
                                                         : CUDNN_DEFAULT_MATH;
     cudnnRNNMode_t mode = CUDNN_LSTM;
     switch (p.mode) {
-      case RNNParam::Mode::kRnnRelu: mode = CUDNN_RNN_RELU; break;
-      case RNNParam::Mode::kRnnTanh: mode = CUDNN_RNN_TANH; break;
-      case RNNParam::Mode::kLstm: mode = CUDNN_LSTM; break;
-      case RNNParam::Mode::kGru: mode = CUDNN_GRU; break;
+      case RNNParam::Mode::kRnnRelu:
+        mode = CUDNN_RNN_RELU;
+        break;
+      case RNNParam::Mode::kRnnTanh:
+        mode = CUDNN_RNN_TANH;
+        break;
+      case RNNParam::Mode::kLstm:
+        mode = CUDNN_LSTM;
+        break;
+      case RNNParam::Mode::kGru:
+        mode = CUDNN_GRU;
+        break;
     }
     LOOM_CUDNN_CHECK(cudnnCreateDropoutDescriptor(&dropout_));
     LOOM_CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout_, h_, 0.0f, nullptr, 0, 0));
     LOOM_CUDNN_CHECK(cudnnCreateRNNDescriptor(&rnn_));
     LOOM_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
         rnn_, CUDNN_RNN_ALGO_STANDARD, mode, CUDNN_RNN_DOUBLE_BIAS,
-        d.D == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, type, prec,
-        math, Dim(d.I), Dim(d.H), Dim(d.H), Dim(d.L), dropout_, CUDNN_RNN_PADDED_IO_DISABLED));
+        d.D == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, type, prec, math,
+        Dim(d.I), Dim(d.H), Dim(d.H), Dim(d.L), dropout_, CUDNN_RNN_PADDED_IO_DISABLED));
     const std::vector<int> lengths(static_cast<size_t>(d.N), Dim(d.T));
     LOOM_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&x_));
     LOOM_CUDNN_CHECK(cudnnSetRNNDataDescriptor(x_, type, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED,
@@ -142,8 +150,8 @@ class RnnSetup {
                                                nullptr));
     LOOM_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&y_));
     LOOM_CUDNN_CHECK(cudnnSetRNNDataDescriptor(y_, type, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED,
-                                               Dim(d.T), Dim(d.N), Dim(d.D * d.H),
-                                               lengths.data(), nullptr));
+                                               Dim(d.T), Dim(d.N), Dim(d.D * d.H), lengths.data(),
+                                               nullptr));
     const int dims[3] = {Dim(d.L * d.D), Dim(d.N), Dim(d.H)};
     const int strides[3] = {Dim(d.N * d.H), Dim(d.H), 1};
     LOOM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&state_));
@@ -222,8 +230,7 @@ class RnnSetup {
 };
 
 // Copies Loom's flat parameters into cuDNN's weight space.
-void CopyParamsIn(const OpContext& ctx, const RnnSetup& s, const TensorView& params,
-                  void* space) {
+void CopyParamsIn(const OpContext& ctx, const RnnSetup& s, const TensorView& params, void* space) {
   const size_t elem = DTypeSize(params.dtype);
   const char* src = static_cast<const char*>(params.ptr);
   s.ForEachBlock(space, [&](int64_t offset, void* dst, int64_t n) {
@@ -252,7 +259,8 @@ void CopyGradientsOut(const OpContext& ctx, const RnnSetup& s, void* space,
 void StoreFrom(const OpContext& ctx, const TensorView& out, const void* src, OpReq req) {
   if (req == OpReq::kNull || out.size() == 0) return;
   if (src == nullptr) {
-    if (req != OpReq::kAddTo) LOOM_CUDA_CHECK(cudaMemsetAsync(out.ptr, 0, out.bytes(), Stream(ctx)));
+    if (req != OpReq::kAddTo)
+      LOOM_CUDA_CHECK(cudaMemsetAsync(out.ptr, 0, out.bytes(), Stream(ctx)));
     return;
   }
   if (src == out.ptr) return;
@@ -278,9 +286,8 @@ void* DeviceLengths(const OpContext& ctx, const RnnDims& d, void* at) {
 // (data, parameters, state[, state_cell]) -> (output[, state_output[, statecell_output]])
 void RNNGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   const RNNParam& p = SupportedParams(attrs, ctx.is_train);
-  const RnnDims d = CheckShapes(p, in[0], in[1], in[2], p.mode == RNNParam::Mode::kLstm
-                                                            ? &in[3]
-                                                            : nullptr);
+  const RnnDims d =
+      CheckShapes(p, in[0], in[1], in[2], p.mode == RNNParam::Mode::kLstm ? &in[3] : nullptr);
   const uint32_t visible = NumVisible(p);
   bool states = false;
   for (uint32_t j = 1; j < visible; ++j) states = states || req[j] != OpReq::kNull;
@@ -323,8 +330,8 @@ void RNNGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
   const void* dhy = p.state_outputs ? in[dy_at + 1].ptr : nullptr;
   const void* dcy = p.state_outputs && lstm ? in[dy_at + 2].ptr : nullptr;
   if (req[0] != OpReq::kNull) cpu::CheckSameShape(in[0], out[0], kOp, "data", "data_grad");
-  if (req[1] != OpReq::kNull) cpu::CheckSameShape(in[1], out[1], kOp, "parameters",
-                                                  "parameters_grad");
+  if (req[1] != OpReq::kNull)
+    cpu::CheckSameShape(in[1], out[1], kOp, "parameters", "parameters_grad");
   if (d.T == 0 || d.N == 0) {  // no steps: the state gradients pass through
     StoreFrom(ctx, out[0], nullptr, req[0]);
     StoreFrom(ctx, out[1], nullptr, req[1]);
@@ -341,8 +348,7 @@ void RNNGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
   Carver c;
   const size_t w_at = c.Add(s.weight_bytes()), dw_at = c.Add(s.weight_bytes()),
                work_at = c.Add(work_bytes), reserve_at = c.Add(reserve_bytes),
-               len_at = c.Add(static_cast<size_t>(d.N) * sizeof(int32_t)),
-               y_at = c.Add(dy.bytes());
+               len_at = c.Add(static_cast<size_t>(d.N) * sizeof(int32_t)), y_at = c.Add(dy.bytes());
   const size_t dx_at = Writes(req[0]) ? 0 : c.Add(in[0].bytes());
   const size_t dhx_at = Writes(req[2]) ? 0 : c.Add(state_bytes);
   const size_t dcx_at = !lstm || Writes(req[3]) ? 0 : c.Add(state_bytes);
@@ -356,10 +362,9 @@ void RNNGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
   const auto* lengths = static_cast<const int32_t*>(DeviceLengths(ctx, d, c.At(len_at)));
   const void* cx = lstm ? in[3].ptr : nullptr;
   // The training forward again: cuDNN's reserve space and the output y.
-  LOOM_CUDNN_CHECK(cudnnRNNForward(s.handle(), s.rnn(), mode, lengths, s.x(), in[0].ptr, s.y(), y,
-                                   s.state(), in[2].ptr, nullptr, s.state(), cx, nullptr,
-                                   s.weight_bytes(), weights, work_bytes, work, reserve_bytes,
-                                   reserve));
+  LOOM_CUDNN_CHECK(cudnnRNNForward(
+      s.handle(), s.rnn(), mode, lengths, s.x(), in[0].ptr, s.y(), y, s.state(), in[2].ptr, nullptr,
+      s.state(), cx, nullptr, s.weight_bytes(), weights, work_bytes, work, reserve_bytes, reserve));
   void* dx = Writes(req[0]) ? out[0].ptr : c.At(dx_at);
   void* dhx = Writes(req[2]) ? out[2].ptr : c.At(dhx_at);
   void* dcx = lstm ? (Writes(req[3]) ? out[3].ptr : c.At(dcx_at)) : nullptr;
@@ -371,9 +376,8 @@ void RNNGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
     // cuDNN only accumulates weight gradients: start from zeros.
     LOOM_CUDA_CHECK(cudaMemsetAsync(dweights, 0, s.weight_bytes(), Stream(ctx)));
     LOOM_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(
-        s.handle(), s.rnn(), CUDNN_WGRAD_MODE_ADD, lengths, s.x(), in[0].ptr, s.state(),
-        in[2].ptr, s.y(), y, s.weight_bytes(), dweights, work_bytes, work, reserve_bytes,
-        reserve));
+        s.handle(), s.rnn(), CUDNN_WGRAD_MODE_ADD, lengths, s.x(), in[0].ptr, s.state(), in[2].ptr,
+        s.y(), y, s.weight_bytes(), dweights, work_bytes, work, reserve_bytes, reserve));
     CopyGradientsOut(ctx, s, dweights, out[1], req[1]);
   }
   if (!Writes(req[0])) StoreFrom(ctx, out[0], dx, req[0]);

@@ -41,15 +41,14 @@ void SoftmaxGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req
   const SoftmaxCall c = Prepare(op, static_cast<int>(p.axis), p.temperature, in[0], out[0]);
   const bool length = !kLog && in.size() == 2;
   if (length) cpu::CheckSize(in[1], c.s.outer * c.s.inner, op, "length");
-  SoftmaxForwardGpu(in[0].dtype, in[0].ptr, out[0].ptr, c.s.outer, c.s.n, c.s.inner, c.inv_t,
-                    kLog, length ? in[1].ptr : nullptr, length ? in[1].dtype : DType::kInt32,
+  SoftmaxForwardGpu(in[0].dtype, in[0].ptr, out[0].ptr, c.s.outer, c.s.n, c.s.inner, c.inv_t, kLog,
+                    length ? in[1].ptr : nullptr, length ? in[1].dtype : DType::kInt32,
                     static_cast<int>(req[0]), ctx.run.stream);
 }
 
 // (out_grad, output[, length]) -> data_grad
 template <bool kLog>
-void SoftmaxGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
-                    Views out) {
+void SoftmaxGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   const char* op = kLog ? "_backward_log_softmax" : "_backward_softmax";
   const auto& p = attrs.param<ops::SoftmaxParam>();
   const SoftmaxCall c = Prepare(op, static_cast<int>(p.axis), p.temperature, out[0], in[1]);
@@ -80,13 +79,13 @@ void SoftmaxActivationGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in
   cpu::CheckSameShape(in[0], out[0], "SoftmaxActivation", "data", "out");
   cpu::CheckSameDType(in[0], out[0], "SoftmaxActivation", "data", "out");
   const cpu::AxisSplit s = ActivationSplit(attrs, in[0].shape);
-  SoftmaxForwardGpu(in[0].dtype, in[0].ptr, out[0].ptr, s.outer, s.n, s.inner, 1.0, false,
-                    nullptr, DType::kInt32, static_cast<int>(req[0]), ctx.run.stream);
+  SoftmaxForwardGpu(in[0].dtype, in[0].ptr, out[0].ptr, s.outer, s.n, s.inner, 1.0, false, nullptr,
+                    DType::kInt32, static_cast<int>(req[0]), ctx.run.stream);
 }
 
 // (out_grad, output) -> data_grad
-void SoftmaxActivationBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in,
-                                  Reqs req, Views out) {
+void SoftmaxActivationBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
+                                  Views out) {
   constexpr const char* kOp = "_backward_SoftmaxActivation";
   cpu::CheckSameShape(in[0], in[1], kOp, "out_grad", "output");
   cpu::CheckSameShape(in[1], out[0], kOp, "output", "data_grad");
@@ -104,7 +103,6 @@ LOOM_REGISTER_KERNEL("_backward_softmax", kGPU, FCompute(SoftmaxGradGpu<false>))
 LOOM_REGISTER_KERNEL("log_softmax", kGPU, FCompute(SoftmaxGpu<true>));
 LOOM_REGISTER_KERNEL("_backward_log_softmax", kGPU, FCompute(SoftmaxGradGpu<true>));
 LOOM_REGISTER_KERNEL("SoftmaxActivation", kGPU, FCompute(SoftmaxActivationGpu));
-LOOM_REGISTER_KERNEL("_backward_SoftmaxActivation", kGPU,
-                     FCompute(SoftmaxActivationBackwardGpu));
+LOOM_REGISTER_KERNEL("_backward_SoftmaxActivation", kGPU, FCompute(SoftmaxActivationBackwardGpu));
 
 }  // namespace loom::gpu
