@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "loom/comm/library_versions.h"
 #include "loom/core/device_info.h"
+#include "loom/operators/library_versions.h"
 
 namespace loom::cli {
 namespace {
@@ -32,7 +33,8 @@ int Version(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   };
   out << "loom " << LOOM_VERSION_STRING << "\n";
   row("CUDA", OrNotBuilt(CudaRuntimeVersion(), "configure with -DLOOM_USE_CUDA=ON where nvcc is"));
-  row("cuDNN", "not used yet (no cuDNN kernels in this version)");
+  row("cuDNN", OrNotBuilt(ops::CudnnVersion(), "needs CUDA"));
+  row("cuBLAS", OrNotBuilt(ops::CublasVersion(), "needs CUDA"));
   row("NCCL", OrNotBuilt(comm::NcclVersion(), "needs CUDA and NCCL"));
   row("MPI", OrNotBuilt(comm::MpiLibraryVersion(), "configure with -DLOOM_USE_MPI=ON"));
   row("oneDNN", std::to_string(dnnl->major) + "." + std::to_string(dnnl->minor) + "." +

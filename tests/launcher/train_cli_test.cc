@@ -123,7 +123,7 @@ TEST(VersionCli, ListsLibrariesAndGpus) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_THAT(r.out, HasSubstr("loom "));
     for (const char* library :
-         {"CUDA", "cuDNN", "NCCL", "MPI", "oneDNN", "OpenBLAS", "oneTBB", "protobuf"}) {
+         {"CUDA", "cuDNN", "cuBLAS", "NCCL", "MPI", "oneDNN", "OpenBLAS", "oneTBB", "protobuf"}) {
       EXPECT_THAT(r.out, HasSubstr(std::string("\n  ") + library + " ")) << library;
     }
     EXPECT_THAT(r.out, HasSubstr(NumGpus() == 0 ? "GPUs      none found" : "GPU       gpu(0): "));
