@@ -102,6 +102,7 @@ if(NOT LOOM_USE_CUDA STREQUAL "OFF")
       add_library(loom_cudnn INTERFACE)
       target_include_directories(loom_cudnn INTERFACE ${LOOM_CUDNN_INCLUDE_DIR})
       target_link_libraries(loom_cudnn INTERFACE ${LOOM_CUDNN_LIBRARY})
+      set(LOOM_CUDNN_INCLUDE_DIR ${LOOM_CUDNN_INCLUDE_DIR} PARENT_SCOPE)
       set(LOOM_CUDA_ENABLED ON)
     elseif(LOOM_USE_CUDA STREQUAL "ON")
       message(FATAL_ERROR "LOOM_USE_CUDA=ON but cuDNN (cudnn.h, libcudnn) was not found: "
@@ -113,3 +114,17 @@ if(NOT LOOM_USE_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "LOOM_USE_CUDA=ON but no CUDA compiler (nvcc) was found")
   endif()
 endif()
+
+# Adds sources that use CUDA's headers to `target`: the include directories (CUDA's and INCLUDES)
+# go on those files only and the libraries (LIBS) are link-only, so that the target's other files
+# compile exactly as in a build without CUDA and both builds share ccache's objects.
+#   loom_add_cuda_sources(loom_core SOURCES src/cuda/cuda_memory.cc LIBS CUDA::cudart)
+function(loom_add_cuda_sources target)
+  cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDES;LIBS" ${ARGN})
+  target_sources(${target} PRIVATE ${ARG_SOURCES})
+  set_property(SOURCE ${ARG_SOURCES} APPEND PROPERTY INCLUDE_DIRECTORIES
+               ${CUDAToolkit_INCLUDE_DIRS} ${ARG_INCLUDES})
+  foreach(lib ${ARG_LIBS})
+    target_link_libraries(${target} PRIVATE $<LINK_ONLY:${lib}>)
+  endforeach()
+endfunction()

@@ -1,6 +1,7 @@
 #include "backends.h"
 
 #include "array_ops.h"
+#include "loom/build_config.h"
 #include "loom/scheduler/error.h"
 #include "threaded_communicator.h"
 
@@ -9,7 +10,7 @@ namespace loom::comm::detail {
 bool HasMpi() { return LOOM_COMM_HAS_MPI != 0; }
 bool HasNccl() { return LOOM_COMM_HAS_NCCL != 0; }
 bool HasCuda() {
-#if defined(LOOM_USE_CUDA)
+#if LOOM_USE_CUDA
   return true;
 #else
   return false;
@@ -33,7 +34,7 @@ std::shared_ptr<Communicator> CreateNcclCommunicator(std::chrono::milliseconds, 
 }
 #endif
 
-#if !defined(LOOM_USE_CUDA)
+#if !LOOM_USE_CUDA
 void GpuSum(DType, const void* const*, int, void*, size_t, void*) {
   throw NotSupportedError("kvstore sums on a GPU need a CUDA build");
 }

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "loom/build_config.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::detail {

@@ -1,6 +1,8 @@
 // The one place that decides whether the engine has a GPU side (conventions rule 10).
 #include "gpu_backend.h"
 
+#include "loom/build_config.h"
+
 namespace loom::detail {
 
 #if LOOM_USE_CUDA

@@ -13,8 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "loom/core/storage.h"
+#include "loom/build_config.h"
 #include "loom/comm/communicator.h"
+#include "loom/core/storage.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::comm {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "loom/build_config.h"
 #include "loom/core/storage.h"
 #include "loom/train/checkpoint.h"
 #include "loom/train/config.h"

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "loom/build_config.h"
 #include "loom/core/attr_scope.h"
 #include "loom/core/executor.h"
 #include "loom/core/name_manager.h"

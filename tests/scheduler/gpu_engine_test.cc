@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "loom/build_config.h"
 #include "loom/scheduler/engine.h"
 #include "loom/scheduler/error.h"
 

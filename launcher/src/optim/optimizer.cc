@@ -7,6 +7,7 @@
 #include <cmath>
 #include <utility>
 
+#include "loom/build_config.h"
 #include "loom/scheduler/error.h"
 #include "operators/cpu/parallel.h"
 #include "optim/optim_util.h"

@@ -16,6 +16,7 @@
 #include "line_prefix_stream.h"
 #include "loom/comm/launch.h"
 #include "loom/comm/replica_reducer.h"
+#include "loom/core/storage.h"
 #include "loom/scheduler/env.h"
 #include "loom/train/atomic_file.h"
 #include "loom/train/checkpoint.h"
@@ -286,6 +287,11 @@ void Run::Setup() {
 
   kv_options_ = KVStoreOptionsOf(exp_.distributed());
   kv_ = CreateKVStore(exp_.distributed(), kv_options_, job_);
+  // One GPU per process: the ranks of a host take the GPUs from the given one on, by local rank
+  // (as the nccl communicator picks its device).
+  if (kv_ && ctx.type == DeviceType::kGPU && NumGpus() > 0) {
+    ctx = Context::GPU((ctx.id + job_.local_rank) % NumGpus());
+  }
   if (kv_) {
     err_ << job_.ToString() << "; device " << ctx.ToString() << ", kvstore " << kv_->type() << "\n"
          << std::flush;

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "loom/build_config.h"
 #include "loom/core/executor.h"
 #include "loom/core/graph.h"
 #include "loom/core/ndarray.h"
