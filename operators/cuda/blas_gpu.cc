@@ -1,7 +1,7 @@
 // GPU kernels of FullyConnected, dot and batch_dot (and their gradients) on cuBLAS: row-major
 // products as cuBLAS's column-major ones with the operands swapped, float32 and float16 computed
-// in float32 (CUBLAS_COMPUTE_32F), float64 in float64; FullyConnected's bias with the small
-// kernels of nn_blas.cu.
+// in float32 (CUBLAS_COMPUTE_32F), float64 in float64; FullyConnected's bias added by a small
+// kernel (nn_blas.cu) and its gradient a GEMM against a ones vector.
 #include <cstdint>
 #include <limits>
 
@@ -148,7 +148,11 @@ void FullyConnectedBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Vie
   if (!p.no_bias && req[2] != OpReq::kNull) {
     cpu::CheckSize(out[2], d.h, kFc, "bias_grad");
     cpu::CheckSameDType(in[1], out[2], kFc, "data", "bias_grad");
-    SumRows(t, dy, out[2].ptr, d.rows, d.h, static_cast<int>(req[2]), ctx.run.stream);
+    // bias_grad (1 x h) = ones (1 x rows) . dy (rows x h)
+    void* ones = Workspace(ctx, static_cast<size_t>(d.rows) * DTypeSize(t));
+    FillOnes(t, ones, d.rows, ctx.run.stream);
+    const Gemm g{.m = 1, .n = d.h, .k = d.rows, .lda = d.rows, .ldb = d.h, .ldc = d.h};
+    RunGemm(ctx, kFc, t, g, ones, dy, out[2].ptr, Accumulates(req[2]));
   }
 }
 

@@ -23,9 +23,8 @@ void FillRowsWithBias(DType t, const void* bias, void* out, int64_t rows, int64_
                       void* stream);
 /// out[r, j] += bias[j].
 void AddBiasRows(DType t, const void* bias, void* out, int64_t rows, int64_t hidden, void* stream);
-/// bias_grad[j] (req) = sum over r of dy[r, j].
-void SumRows(DType t, const void* dy, void* bias_grad, int64_t rows, int64_t hidden, int req,
-             void* stream);
+/// out[i] = 1 for i < n.
+void FillOnes(DType t, void* out, int64_t n, void* stream);
 
 // ---- Activation (nn_activation.cu) -----------------------------------------------------------
 
