@@ -303,13 +303,42 @@ TEST_F(TrainerTest, MXNetParamsFineTuneRoundTrip) {
                                     "shapes: (32,40) in the file but (16,40) in the model"));
 }
 
-TEST_F(TrainerTest, SeveralDevicesInOneProcessAreAConfigErrorPointingToOneProcessPerDevice) {
-  proto::Experiment e = Synthetic("devices");
-  e.mutable_trainer()->set_context("cpu(0),cpu(1)");
-  EXPECT_EQ(Train(e), kExitConfigError);
-  EXPECT_THAT(err_.str(), HasSubstr("trainer.context: several devices in one process "
-                                    "('cpu(0),cpu(1)') are not supported yet"));
-  EXPECT_THAT(err_.str(), HasSubstr("loom launch -n N"));
+// trainer.context with two devices: data parallelism in one process learns, and a run resumed
+// mid-epoch ends bitwise where an uninterrupted one does.
+TEST_F(TrainerTest, TwoDevicesInOneProcessLearnAndResumeExactly) {
+  proto::Experiment straight = Synthetic("straight");
+  straight.mutable_trainer()->set_context("cpu(0), cpu(1)");
+  RunReport report;
+  ASSERT_EQ(Train(straight, &report), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("(8 batches of 32, each split over 2 devices)"));
+  EXPECT_GT(Metric(report, "val_accuracy"), 0.9);
+
+  proto::Experiment first = Synthetic("resumed");
+  first.mutable_trainer()->set_context("cpu(0),cpu(1)");
+  first.mutable_trainer()->set_max_updates(11);  // 1 epoch and 3 batches of the second
+  ASSERT_EQ(Train(first), kExitOk) << err_.str();
+  proto::Experiment second = first;
+  second.mutable_trainer()->set_max_updates(0);
+  second.mutable_checkpoint()->set_resume("auto");
+  ASSERT_EQ(Train(second), kExitOk) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("resuming from"));
+  ExpectSameState((root_ / "straight/checkpoints/ckpt-final.pb").string(),
+                  (root_ / "resumed/checkpoints/ckpt-final.pb").string());
+}
+
+TEST_F(TrainerTest, SeveralDevicesWithGroup2CtxOrTooSmallABatchAreConfigErrors) {
+  proto::Experiment split = Synthetic("split");
+  split.mutable_trainer()->set_context("cpu(0),cpu(1)");
+  (*split.mutable_trainer()->mutable_group2ctx())["dev1"] = "cpu(1)";
+  EXPECT_EQ(Train(split), kExitConfigError);
+  EXPECT_THAT(err_.str(), HasSubstr("cannot also be replicated over several devices"));
+
+  proto::Experiment small = Synthetic("small");
+  small.mutable_trainer()->set_context("cpu(0),cpu(1),cpu(2)");
+  small.mutable_data()->set_batch_size(2);
+  EXPECT_EQ(Train(small), kExitConfigError);
+  EXPECT_THAT(err_.str(), HasSubstr("data.batch_size: a batch of 2 rows cannot be split over the 3 "
+                                    "devices of trainer.context"));
 }
 
 TEST_F(TrainerTest, SymbolWhoseInputsDoNotMatchTheDataIsAConfigError) {

@@ -260,14 +260,28 @@ Optimizer::~Optimizer() = default;
 
 void Optimizer::SetParam(int index, std::string name, float lr_mult, float wd_mult) {
   for (const auto& [other_index, other] : params_) {
-    LOOM_CHECK(other_index == index || other.name != name, "optimizer ", name_,
-               ": parameter name '", name, "' declared for index ", other_index,
+    LOOM_CHECK(other_index == index || other.replica_of >= 0 || other.name != name, "optimizer ",
+               name_, ": parameter name '", name, "' declared for index ", other_index,
                " and again for index ", index, ": expected distinct names (they key the state)");
   }
   Param& param = params_[index];
   param.name = std::move(name);
   param.lr_mult = lr_mult;
   param.wd_mult = wd_mult;
+  param.replica_of = -1;
+}
+
+void Optimizer::SetReplica(int index, int primary) {
+  auto it = params_.find(primary);
+  LOOM_CHECK(it != params_.end() && it->second.replica_of < 0 && index != primary, "optimizer ",
+             name_, ": SetReplica(", index, ", ", primary, "): expected parameter ", primary,
+             " to be declared with SetParam");
+  const Param& source = it->second;
+  Param& param = params_[index];
+  param.name = source.name;
+  param.lr_mult = source.lr_mult;
+  param.wd_mult = source.wd_mult;
+  param.replica_of = primary;
 }
 
 void Optimizer::BeginStep() { ++num_update_; }
@@ -353,6 +367,7 @@ const std::vector<NDArray>& Optimizer::StateFor(int index, const NDArray& weight
 std::map<std::string, NDArray> Optimizer::State() const {
   std::map<std::string, NDArray> out;
   for (const auto& [index, param] : params_) {
+    if (param.replica_of >= 0) continue;
     const std::vector<NDArray>& arrays = param.state.empty() ? param.loaded : param.state;
     for (size_t i = 0; i < arrays.size(); ++i) {
       out.emplace(param.name + "/" + slots_[i], arrays[i].CopyTo(arrays[i].ctx()));
@@ -365,7 +380,9 @@ void Optimizer::LoadState(const std::map<std::string, NDArray>& state, int64_t n
   LOOM_CHECK_TYPED(CheckpointError, num_update >= 0, "optimizer ", name_,
                    ": expected an update count >= 0 but got ", num_update);
   std::map<std::string, Param*> by_name;
-  for (auto& [index, param] : params_) by_name[param.name] = &param;
+  for (auto& [index, param] : params_) {
+    if (param.replica_of < 0) by_name[param.name] = &param;
+  }
   std::map<Param*, std::vector<NDArray>> loaded;
   for (const auto& [key, array] : state) {
     const size_t slash = key.rfind('/');
@@ -396,7 +413,8 @@ void Optimizer::LoadState(const std::map<std::string, NDArray>& state, int64_t n
   for (auto& [index, param] : params_) {
     param.state.clear();
     param.loaded.clear();
-    if (auto it = loaded.find(&param); it != loaded.end()) param.loaded = std::move(it->second);
+    Param* source = param.replica_of < 0 ? &param : &params_.at(param.replica_of);
+    if (auto it = loaded.find(source); it != loaded.end()) param.loaded = it->second;
   }
   num_update_ = num_update;
 }

@@ -34,14 +34,6 @@ bool Contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-std::string ShapesKey(const DataBatch& batch) {
-  std::string key;
-  for (const NDArray& a : batch.data) key += a.shape().ToString();
-  key += "|";
-  for (const NDArray& a : batch.label) key += a.shape().ToString();
-  return key;
-}
-
 std::vector<std::unique_ptr<EvalMetric>> MakeMetrics(const std::vector<std::string>& names,
                                                      int top_k) {
   std::vector<std::unique_ptr<EvalMetric>> metrics;
@@ -102,11 +94,29 @@ std::pair<NamedArrays, NamedArrays> SplitArgAux(const NamedArrays& params,
 
 Module::Module(Symbol symbol, std::vector<std::string> data_names,
                std::vector<std::string> label_names, Context ctx, ContextMap group2ctx)
+    : Module(std::move(symbol), std::move(data_names), std::move(label_names),
+             std::vector<Context>{ctx}, std::move(group2ctx)) {}
+
+Module::Module(Symbol symbol, std::vector<std::string> data_names,
+               std::vector<std::string> label_names, std::vector<Context> contexts,
+               ContextMap group2ctx)
     : symbol_(std::move(symbol)),
       data_names_(std::move(data_names)),
       label_names_(std::move(label_names)),
-      ctx_(ctx),
+      contexts_(std::move(contexts)),
       group2ctx_(std::move(group2ctx)) {
+  LOOM_CHECK_TYPED(ConfigError, !contexts_.empty(),
+                   "trainer.context: expected at least one device but got none");
+  if (contexts_.size() > 1 && !group2ctx_.empty()) {
+    std::string devices;
+    for (const Context& c : contexts_) devices += (devices.empty() ? "" : ",") + c.ToString();
+    throw ConfigError(
+        "trainer.group2ctx: a model split over devices (group2ctx) cannot also be "
+        "replicated over several devices (trainer.context '" +
+        devices +
+        "') yet; give one device in trainer.context, or leave group2ctx empty "
+        "for data parallelism");
+  }
   for (const std::string& arg : symbol_.ListArguments()) {
     if (!Contains(data_names_, arg) && !Contains(label_names_, arg)) param_names_.push_back(arg);
   }
@@ -126,24 +136,48 @@ Module::~Module() {
     } catch (...) {
     }
   };
-  for (const NDArray& a : params_) finish(a);
-  for (const NDArray& a : grads_) finish(a);
-  if (exec_) {
-    for (const NDArray& a : exec_->aux_arrays()) finish(a);
-    for (const NDArray& a : exec_->outputs()) finish(a);
+  for (const auto& device : devices_) {
+    for (const NDArray& a : device->params) finish(a);
+    for (const NDArray& a : device->grads) finish(a);
+    for (const NDArray& a : device->exec.aux_arrays()) finish(a);
+    for (const NDArray& a : device->exec.outputs()) finish(a);
+    for (const auto& [key, exe] : device->reshaped) {
+      for (const NDArray& a : exe.outputs()) finish(a);
+    }
   }
-  for (const auto& [key, exe] : reshaped_) {
-    for (const NDArray& a : exe.outputs()) finish(a);
-  }
+  for (const NDArray& a : gathered_) finish(a);
 }
 
 void Module::CheckBound(const char* what) const {
-  LOOM_CHECK(exec_.has_value(), "Module::", what, ": expected a bound module (call Bind first)");
+  LOOM_CHECK(!devices_.empty(), "Module::", what, ": expected a bound module (call Bind first)");
 }
 
-Executor& Module::executor() {
+Executor& Module::executor(size_t device) {
   CheckBound("executor");
-  return *exec_;
+  LOOM_CHECK(device < devices_.size(), "Module::executor: expected a device index below ",
+             devices_.size(), " but got ", device);
+  return devices_[device]->exec;
+}
+
+void Module::SetSeed(uint64_t seed) {
+  CheckBound("SetSeed");
+  for (size_t d = 0; d < devices_.size(); ++d) devices_[d]->exec.SetSeed(seed + d);
+}
+
+std::vector<std::pair<int64_t, int64_t>> Module::Slices(int64_t rows) const {
+  const auto n = static_cast<int64_t>(contexts_.size());
+  // Contiguous slices whose sizes differ by at most one; the larger ones last (33 rows on 2
+  // devices: 16, 17), as MXNet's _split_input_slice gives for two devices.
+  const int64_t base = rows / n;
+  const int64_t larger = rows % n;
+  std::vector<std::pair<int64_t, int64_t>> slices;
+  int64_t begin = 0;
+  for (int64_t d = 0; d < n; ++d) {
+    const int64_t size = base + (d >= n - larger ? 1 : 0);
+    slices.emplace_back(begin, begin + size);
+    begin += size;
+  }
+  return slices;
 }
 
 Optimizer& Module::optimizer() {
@@ -184,33 +218,66 @@ void Module::Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>
   for (const std::string& arg : arguments) {
     req[arg] = for_training && Contains(param_names_, arg) ? grad_req : "null";
   }
-  try {
-    ExecutorOptions options;
-    options.replica_reducer = batch_norm_reducer_;
-    exec_.emplace(Executor::SimpleBind(symbol_, ctx_, shapes, {}, req, group2ctx_, options));
-  } catch (const Error& e) {
-    std::string fed;
-    for (const auto& [name, shape] : shapes)
-      fed += (fed.empty() ? "" : ", ") + name + shape.ToString();
-    throw ConfigError("the model's inputs do not match the data (" + fed + "): " + e.what());
-  }
-  reshaped_.clear();
-  current_ = &*exec_;
-  for_training_ = for_training;
-  grad_add_ = grad_req == "add";
-  batch_size_ = data.front().shape.ndim() > 0 ? data.front().shape[0] : 1;
-  params_.clear();
-  grads_.clear();
-  zeros_.clear();
-  for (const std::string& name : param_names_) {
-    params_.push_back(exec_->arg_dict().at(name));
-    if (for_training) {
-      grads_.push_back(exec_->grad_dict().at(name));
-      if (grad_add_) {
-        zeros_.push_back(
-            NDArray::Zeros(grads_.back().shape(), grads_.back().ctx(), grads_.back().dtype()));
+  const int64_t batch = data.front().shape.ndim() > 0 ? data.front().shape[0] : 1;
+  const size_t num_devices = contexts_.size();
+  LOOM_CHECK_TYPED(ConfigError, num_devices == 1 || batch >= static_cast<int64_t>(num_devices),
+                   "data.batch_size: a batch of ", batch, " rows cannot be split over the ",
+                   num_devices,
+                   " devices of trainer.context (every device needs a row); expected "
+                   "a batch size of at least ",
+                   num_devices);
+  LOOM_CHECK_TYPED(ConfigError, num_devices == 1 || batch_norm_reducer_ == nullptr,
+                   "distributed.sync_batch_norm: not supported with several devices in one "
+                   "process");
+  const std::vector<std::pair<int64_t, int64_t>> slices = Slices(batch);
+  std::vector<std::unique_ptr<Device>> devices;
+  for (size_t d = 0; d < num_devices; ++d) {
+    ShapeDict device_shapes = shapes;
+    if (num_devices > 1) {
+      for (auto& [name, shape] : device_shapes) {
+        LOOM_CHECK_TYPED(ConfigError, shape.ndim() > 0 && shape[0] == batch, "the input '", name,
+                         "' has shape ", shape.ToString(), " but data parallelism over ",
+                         num_devices, " devices splits inputs along a first axis of ", batch,
+                         " rows");
+        std::vector<int64_t> dims(shape.begin(), shape.end());
+        dims[0] = slices[d].second - slices[d].first;
+        shape = Shape(dims);
       }
     }
+    try {
+      ExecutorOptions options;
+      options.replica_reducer = batch_norm_reducer_;
+      devices.push_back(std::make_unique<Device>(Executor::SimpleBind(
+          symbol_, contexts_[d], device_shapes, {}, req, group2ctx_, options)));
+    } catch (const Error& e) {
+      std::string fed;
+      for (const auto& [name, shape] : device_shapes)
+        fed += (fed.empty() ? "" : ", ") + name + shape.ToString();
+      throw ConfigError("the model's inputs do not match the data (" + fed + "): " + e.what());
+    }
+  }
+  devices_ = std::move(devices);
+  gathered_.clear();
+  for_training_ = for_training;
+  grad_add_ = grad_req == "add";
+  batch_size_ = batch;
+  for (auto& device : devices_) {
+    device->current = &device->exec;
+    for (const std::string& name : param_names_) {
+      device->params.push_back(device->exec.arg_dict().at(name));
+      if (!for_training) continue;
+      const NDArray& grad = device->exec.grad_dict().at(name);
+      device->grads.push_back(grad);
+      if (grad_add_)
+        device->zeros.push_back(NDArray::Zeros(grad.shape(), grad.ctx(), grad.dtype()));
+    }
+  }
+  device_kv_.reset();
+  if (for_training && num_devices > 1 && !param_names_.empty()) {
+    device_kv_ = comm::KVStore::Create("device");
+    std::vector<comm::Key> keys;
+    for (size_t i = 0; i < param_names_.size(); ++i) keys.emplace_back(static_cast<int>(i));
+    device_kv_->Init(keys, devices_.front()->grads);
   }
 }
 
@@ -228,17 +295,23 @@ ParamLoadReport Module::InitParams(const Initializer& init, std::mt19937_64& rng
     auto it = attrs_.find(name);
     return it == attrs_.end() ? kNoAttrs : it->second;
   };
+  // Device 0's copies draw the values; the other devices copy them.
+  Device& first = *devices_.front();
+  std::vector<std::pair<NDArray, std::string>> initial;
   for (size_t i = 0; i < param_names_.size(); ++i) {
-    NDArray target = params_[i];
+    NDArray target = first.params[i];
     init(param_names_[i], attrs_of(param_names_[i]), &target, &rng);
+    initial.emplace_back(target, param_names_[i]);
   }
   for (const std::string& name : aux_names_) {
-    NDArray target = exec_->aux_dict().at(name);
+    NDArray target = first.exec.aux_dict().at(name);
     init(name, attrs_of(name), &target, &rng);
+    initial.emplace_back(target, name);
   }
+  if (devices_.size() > 1) CopyIn(initial);
   if (arg_params.empty() && aux_params.empty()) return {};
   // fvcore's rule: load what fits, skip shape mismatches, report the rest.
-  std::vector<std::pair<NDArray, NDArray>> copies;
+  std::vector<std::pair<NDArray, std::string>> copies;
   ParamLoadReport report = MatchParams(arg_params, aux_params, &copies);
   LOOM_CHECK_TYPED(ConfigError, !report.loaded.empty(),
                    "none of the given parameters fits the model:\n", report.ToString());
@@ -247,8 +320,9 @@ ParamLoadReport Module::InitParams(const Initializer& init, std::mt19937_64& rng
 }
 
 ParamLoadReport Module::MatchParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
-                                    std::vector<std::pair<NDArray, NDArray>>* copies) const {
+                                    std::vector<std::pair<NDArray, std::string>>* copies) const {
   CheckBound("SetParams");
+  const Executor& exec = devices_.front()->exec;
   ParamLoadReport report;
   std::set<std::string> seen;
   auto match = [&](const std::string& name, const NDArray& given, const NDArray& target) {
@@ -257,14 +331,14 @@ ParamLoadReport Module::MatchParams(const NamedArrays& arg_params, const NamedAr
       report.shape_mismatch.emplace_back(name, given.shape(), target.shape());
       return;
     }
-    copies->emplace_back(given, target);
+    copies->emplace_back(given, name);
     report.loaded.push_back(name);
   };
   auto place = [&](const std::string& name, const NDArray& given) {
-    if (auto it = exec_->arg_dict().find(name);
-        it != exec_->arg_dict().end() && Contains(param_names_, name)) {
+    if (auto it = exec.arg_dict().find(name);
+        it != exec.arg_dict().end() && Contains(param_names_, name)) {
       match(name, given, it->second);
-    } else if (auto aux = exec_->aux_dict().find(name); aux != exec_->aux_dict().end()) {
+    } else if (auto aux = exec.aux_dict().find(name); aux != exec.aux_dict().end()) {
       match(name, given, aux->second);
     } else if (!Contains(data_names_, name) && !Contains(label_names_, name)) {
       report.unexpected.push_back(name);
@@ -281,16 +355,21 @@ ParamLoadReport Module::MatchParams(const NamedArrays& arg_params, const NamedAr
   return report;
 }
 
-void Module::CopyIn(const std::vector<std::pair<NDArray, NDArray>>& copies) {
-  for (const auto& [given, target] : copies) {
-    NDArray dst = target;
-    dst.CopyFrom(As(given, target.dtype()));
+void Module::CopyIn(const std::vector<std::pair<NDArray, std::string>>& copies) {
+  for (const auto& [given, name] : copies) {
+    for (const auto& device : devices_) {
+      auto arg = device->exec.arg_dict().find(name);
+      NDArray dst =
+          arg != device->exec.arg_dict().end() ? arg->second : device->exec.aux_dict().at(name);
+      if (dst.var() == given.var()) continue;  // device 0's own array (InitParams)
+      dst.CopyFrom(As(given, dst.dtype()));
+    }
   }
 }
 
 ParamLoadReport Module::SetParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
                                   bool allow_missing, bool allow_extra) {
-  std::vector<std::pair<NDArray, NDArray>> copies;
+  std::vector<std::pair<NDArray, std::string>> copies;
   ParamLoadReport report = MatchParams(arg_params, aux_params, &copies);
   const bool ok = report.shape_mismatch.empty() && (allow_missing || report.missing.empty()) &&
                   (allow_extra || report.unexpected.empty());
@@ -302,20 +381,29 @@ ParamLoadReport Module::SetParams(const NamedArrays& arg_params, const NamedArra
 std::pair<NamedArrays, NamedArrays> Module::GetParams() const {
   CheckBound("GetParams");
   std::pair<NamedArrays, NamedArrays> out;
+  const Device& first = *devices_.front();
   for (size_t i = 0; i < param_names_.size(); ++i) {
-    out.first[param_names_[i]] = params_[i].CopyTo(Context::CPU());
+    out.first[param_names_[i]] = first.params[i].CopyTo(Context::CPU());
   }
   for (const std::string& name : aux_names_) {
-    out.second[name] = exec_->aux_dict().at(name).CopyTo(Context::CPU());
+    out.second[name] = first.exec.aux_dict().at(name).CopyTo(Context::CPU());
   }
   return out;
 }
 
 void Module::SetKVStore(std::shared_ptr<comm::KVStore> kv,
                         std::shared_ptr<ReplicaReducer> batch_norm_reducer) {
-  LOOM_CHECK(!exec_ || for_training_,
+  if (kv && contexts_.size() > 1) {
+    throw ConfigError(
+        "trainer.context: several devices in one process cannot be combined with "
+        "the kvstore '" +
+        kv->type() +
+        "' (several processes) yet; give each process one device (trainer.context "
+        "such as gpu(0): the ranks of a host take the GPUs by local rank)");
+  }
+  LOOM_CHECK(devices_.empty() || for_training_,
              "Module::SetKVStore: the module was bound without for_training");
-  LOOM_CHECK(!exec_ || batch_norm_reducer == nullptr,
+  LOOM_CHECK(devices_.empty() || batch_norm_reducer == nullptr,
              "Module::SetKVStore: synchronised BatchNorm needs SetKVStore before Bind");
   LOOM_CHECK(optimizer_ == nullptr,
              "Module::SetKVStore: call it before InitOptimizer (the default rescale_grad counts "
@@ -330,16 +418,17 @@ void Module::SyncParams() {
   CheckBound("SyncParams");
   if (!kv_) return;
   const std::shared_ptr<comm::Communicator>& comm = kv_->communicator();
+  const Device& first = *devices_.front();
   std::vector<comm::Work> works;
-  for (const NDArray& p : params_) works.push_back(comm->Broadcast(p, /*root=*/0));
+  for (const NDArray& p : first.params) works.push_back(comm->Broadcast(p, /*root=*/0));
   for (const std::string& name : aux_names_) {
-    works.push_back(comm->Broadcast(exec_->aux_dict().at(name), /*root=*/0));
+    works.push_back(comm->Broadcast(first.exec.aux_dict().at(name), /*root=*/0));
   }
   for (comm::Work& w : works) w.Wait();
-  if (!kv_keys_ready_ && !grads_.empty()) {
+  if (!kv_keys_ready_ && !first.grads.empty()) {
     std::vector<comm::Key> keys;
-    for (size_t i = 0; i < grads_.size(); ++i) keys.emplace_back(static_cast<int>(i));
-    kv_->Init(keys, grads_);
+    for (size_t i = 0; i < first.grads.size(); ++i) keys.emplace_back(static_cast<int>(i));
+    kv_->Init(keys, first.grads);
     kv_keys_ready_ = true;
   }
 }
@@ -362,32 +451,25 @@ void Module::InitOptimizer(std::unique_ptr<Optimizer> optimizer, float clip_glob
     const ParamMults mults = MultsFromAttrs(
         param_names_[i], it == attrs_.end() ? std::map<std::string, std::string>{} : it->second);
     optimizer_->SetParam(static_cast<int>(i), param_names_[i], mults.lr_mult, mults.wd_mult);
+    for (size_t d = 1; d < devices_.size(); ++d) {
+      optimizer_->SetReplica(OptimizerIndex(i, d), static_cast<int>(i));
+    }
   }
 }
 
-Executor& Module::ExecutorFor(const DataBatch& batch) {
-  LOOM_CHECK_TYPED(ShapeError, batch.data.size() == data_names_.size(), "expected a batch with ",
-                   data_names_.size(), " data arrays (", Join(data_names_), ") but got ",
-                   batch.data.size());
+Executor& Module::ExecutorFor(Device& device, const ShapeDict& shapes) {
   bool same = true;
-  ShapeDict shapes;
-  for (size_t i = 0; i < data_names_.size(); ++i) {
-    shapes[data_names_[i]] = batch.data[i].shape();
-    same = same && exec_->arg_dict().at(data_names_[i]).shape() == batch.data[i].shape();
+  std::string key;
+  for (const auto& [name, shape] : shapes) {
+    same = same && device.exec.arg_dict().at(name).shape() == shape;
+    key += name + shape.ToString();
   }
-  for (size_t i = 0; i < label_names_.size() && i < batch.label.size(); ++i) {
-    auto it = exec_->arg_dict().find(label_names_[i]);
-    if (it == exec_->arg_dict().end()) continue;
-    shapes[label_names_[i]] = batch.label[i].shape();
-    same = same && it->second.shape() == batch.label[i].shape();
-  }
-  if (same) return *exec_;
-  const std::string key = ShapesKey(batch);
-  auto it = reshaped_.find(key);
-  if (it == reshaped_.end()) {
-    it = reshaped_
-             .emplace(key, exec_->Reshape(shapes, /*partial_shaping=*/false,
-                                          /*allow_up_sizing=*/true))
+  if (same) return device.exec;
+  auto it = device.reshaped.find(key);
+  if (it == device.reshaped.end()) {
+    it = device.reshaped
+             .emplace(key, device.exec.Reshape(shapes, /*partial_shaping=*/false,
+                                               /*allow_up_sizing=*/true))
              .first;
   }
   return it->second;
@@ -395,38 +477,109 @@ Executor& Module::ExecutorFor(const DataBatch& batch) {
 
 void Module::Forward(const DataBatch& batch, bool is_train) {
   CheckBound("Forward");
-  Executor& exe = ExecutorFor(batch);
-  LOOM_CHECK(!is_train || &exe == &*exec_,
-             "Module::Forward: training batches must have the "
-             "bound shapes; got ",
-             ShapesKey(batch));
-  for (size_t i = 0; i < data_names_.size(); ++i) {
-    NDArray dst = exe.arg_dict().at(data_names_[i]);
-    dst.CopyFrom(As(batch.data[i], dst.dtype()));
-  }
+  LOOM_CHECK_TYPED(ShapeError, batch.data.size() == data_names_.size(), "expected a batch with ",
+                   data_names_.size(), " data arrays (", Join(data_names_), ") but got ",
+                   batch.data.size());
+  const Executor& bound = devices_.front()->exec;
+  // The inputs the executors take: (name, whole-batch array).
+  std::vector<std::pair<std::string, NDArray>> inputs;
+  for (size_t i = 0; i < data_names_.size(); ++i)
+    inputs.emplace_back(data_names_[i], batch.data[i]);
   for (size_t i = 0; i < label_names_.size() && i < batch.label.size(); ++i) {
-    auto it = exe.arg_dict().find(label_names_[i]);
-    if (it == exe.arg_dict().end()) continue;
-    NDArray dst = it->second;
-    dst.CopyFrom(As(batch.label[i], dst.dtype()));
+    if (bound.arg_dict().contains(label_names_[i])) {
+      inputs.emplace_back(label_names_[i], batch.label[i]);
+    }
   }
-  exe.Forward(is_train);
-  current_ = &exe;
+  const size_t num_devices = devices_.size();
+  const Shape& first_shape = batch.data.front().shape();
+  const int64_t rows = first_shape.ndim() > 0 ? first_shape[0] : 1;
+  if (num_devices > 1) {
+    LOOM_CHECK_TYPED(ShapeError, rows >= static_cast<int64_t>(num_devices), "a batch of ", rows,
+                     " rows cannot be split over ", num_devices,
+                     " devices (every device needs a row)");
+    for (const auto& [name, array] : inputs) {
+      LOOM_CHECK_TYPED(ShapeError, array.shape().ndim() > 0 && array.shape()[0] == rows, "input '",
+                       name, "': expected ", rows,
+                       " rows along the first axis (the batch split over the devices) but got "
+                       "shape ",
+                       array.shape().ToString());
+    }
+  }
+  const std::vector<std::pair<int64_t, int64_t>> slices =
+      num_devices > 1 ? Slices(rows) : std::vector<std::pair<int64_t, int64_t>>{{0, rows}};
+  for (size_t d = 0; d < num_devices; ++d) {
+    Device& device = *devices_[d];
+    std::vector<NDArray> parts;
+    ShapeDict shapes;
+    for (const auto& [name, array] : inputs) {
+      parts.push_back(num_devices > 1 ? array.Slice(slices[d].first, slices[d].second) : array);
+      shapes[name] = parts.back().shape();
+    }
+    Executor& exe = ExecutorFor(device, shapes);
+    std::string fed;
+    for (const auto& [name, shape] : shapes) fed += name + shape.ToString();
+    LOOM_CHECK(!is_train || &exe == &device.exec,
+               "Module::Forward: training batches must have the bound shapes; got ", fed);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      NDArray dst = exe.arg_dict().at(inputs[i].first);
+      dst.CopyFrom(As(parts[i], dst.dtype()));
+    }
+    exe.Forward(is_train);
+    device.current = &exe;
+  }
+  if (num_devices == 1) return;
+  // Gather the outputs into whole-batch host arrays (pushed copies into row ranges).
+  gathered_.clear();
+  const size_t num_outputs = devices_.front()->current->outputs().size();
+  for (size_t o = 0; o < num_outputs; ++o) {
+    const NDArray& head = devices_.front()->current->outputs()[o];
+    LOOM_CHECK_TYPED(ShapeError, head.shape().ndim() > 0, "output ", o,
+                     " is a scalar; data parallelism over several devices concatenates outputs "
+                     "along their first axis");
+    int64_t total = 0;
+    for (const auto& device : devices_) total += device->current->outputs()[o].shape()[0];
+    std::vector<int64_t> dims(head.shape().begin(), head.shape().end());
+    dims[0] = total;
+    NDArray whole = NDArray::Empty(Shape(dims), Context::CPU(), head.dtype());
+    int64_t begin = 0;
+    for (const auto& device : devices_) {
+      const NDArray& part = device->current->outputs()[o];
+      NDArray dst = whole.Slice(begin, begin + part.shape()[0]);
+      dst.CopyFrom(part);
+      begin += part.shape()[0];
+    }
+    gathered_.push_back(whole);
+  }
 }
 
 void Module::Backward() {
   CheckBound("Backward");
   LOOM_CHECK(for_training_, "Module::Backward: the module was bound without for_training");
-  exec_->Backward();
+  for (const auto& device : devices_) device->exec.Backward();
+  const size_t num_params = devices_.front()->grads.size();
+  if (device_kv_) {
+    // Sum each gradient over the devices, every device getting the sum; last parameters first, as
+    // backward produces them.
+    std::vector<comm::Key> keys;
+    std::vector<std::vector<NDArray>> grads;
+    for (size_t i = num_params; i-- > 0;) {
+      keys.emplace_back(static_cast<int>(i));
+      grads.emplace_back();
+      for (const auto& device : devices_) grads.back().push_back(device->grads[i]);
+    }
+    device_kv_->PushPull(keys, grads, grads, kGradientReductionPriority);
+    return;
+  }
   if (!kv_) return;
   LOOM_CHECK(kv_keys_ready_, "Module::Backward: call SyncParams after SetKVStore");
   // Last parameters first: backward produces their gradients first, so their buckets fill and
   // go out while the earlier layers are still being differentiated.
+  const std::vector<NDArray>& device_grads = devices_.front()->grads;
   std::vector<comm::Key> keys;
   std::vector<NDArray> grads;
-  for (size_t i = grads_.size(); i-- > 0;) {
+  for (size_t i = num_params; i-- > 0;) {
     keys.emplace_back(static_cast<int>(i));
-    grads.push_back(grads_[i]);
+    grads.push_back(device_grads[i]);
   }
   kv_->PushPull(keys, grads, grads, kGradientReductionPriority);
 }
@@ -434,18 +587,25 @@ void Module::Backward() {
 void Module::Update() {
   LOOM_CHECK(optimizer_ != nullptr, "Module::Update: call InitOptimizer first");
   optimizer_->BeginStep();
-  if (clip_global_norm_ > 0) ClipGlobalNorm(grads_, clip_global_norm_);
-  for (size_t i = 0; i < params_.size(); ++i) {
-    optimizer_->Update(static_cast<int>(i), params_[i], grads_[i]);
+  // Every device's gradients are the same sums, so every device scales by the same factor.
+  if (clip_global_norm_ > 0) {
+    for (const auto& device : devices_) ClipGlobalNorm(device->grads, clip_global_norm_);
+  }
+  for (size_t i = 0; i < param_names_.size(); ++i) {
+    for (size_t d = 0; d < devices_.size(); ++d) {
+      optimizer_->Update(OptimizerIndex(i, d), devices_[d]->params[i], devices_[d]->grads[i]);
+    }
   }
   if (grad_add_) {
-    for (size_t i = 0; i < grads_.size(); ++i) grads_[i].CopyFrom(zeros_[i]);
+    for (const auto& device : devices_) {
+      for (size_t i = 0; i < device->grads.size(); ++i) device->grads[i].CopyFrom(device->zeros[i]);
+    }
   }
 }
 
 const std::vector<NDArray>& Module::GetOutputs() const {
   CheckBound("GetOutputs");
-  return current_->outputs();
+  return devices_.size() > 1 ? gathered_ : devices_.front()->current->outputs();
 }
 
 void Module::UpdateMetrics(const std::vector<std::unique_ptr<EvalMetric>>& metrics,
@@ -509,7 +669,7 @@ FitResult Module::Fit(DataIter& train, DataIter* val, const FitOptions& options)
       const Clock::time_point t0 = Clock::now();
       if (!train.Next(&batch)) break;
       const Clock::time_point t1 = Clock::now();
-      if (options.rng != nullptr) exec_->SetSeed((*options.rng)());
+      if (options.rng != nullptr) SetSeed((*options.rng)());
       Forward(batch, true);
       Backward();
       Update();

@@ -265,17 +265,22 @@ class Run {
 void Run::Setup() {
   const proto::Trainer& tr = exp_.trainer();
   if (tr.threads() > 0) cpu::SetKernelThreads(tr.threads());
-  LOOM_CHECK_TYPED(ConfigError, tr.context().find(',') == std::string::npos,
-                   "trainer.context: several devices in one process ('", tr.context(),
-                   "') are not supported yet; give one device such as cpu or cpu(1) and run one "
-                   "process per device (mpirun -np N or loom launch -n N, "
-                   "distributed.kvstore=dist_sync), or split the model with trainer.group2ctx");
-  Context ctx;
-  try {
-    ctx = Context::Parse(tr.context());
-  } catch (const Error& e) {
-    throw ConfigError("trainer.context: " + e.message());
+  // One device, or several separated by commas: data parallelism in this process (Module).
+  std::vector<Context> contexts;
+  for (size_t begin = 0; begin <= tr.context().size();) {
+    size_t end = tr.context().find(',', begin);
+    if (end == std::string::npos) end = tr.context().size();
+    std::string item = tr.context().substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    try {
+      contexts.push_back(Context::Parse(item));
+    } catch (const Error& e) {
+      throw ConfigError("trainer.context: " + e.message());
+    }
+    begin = end + 1;
   }
+  Context ctx = contexts.front();
   ContextMap group2ctx;
   for (const auto& [group, device] : tr.group2ctx()) {
     try {
@@ -325,7 +330,8 @@ void Run::Setup() {
   std::vector<std::string> data_names, label_names;
   for (const DataDesc& d : data_descs) data_names.push_back(d.name);
   for (const DataDesc& l : train_->ProvideLabel()) label_names.push_back(l.name);
-  module_ = std::make_unique<Module>(symbol, data_names, label_names, ctx, group2ctx);
+  if (contexts.size() == 1) contexts.front() = ctx;
+  module_ = std::make_unique<Module>(symbol, data_names, label_names, contexts, group2ctx);
   if (kv_) {
     std::shared_ptr<ReplicaReducer> batch_norm;
     if (num_workers > 1 && exp_.distributed().sync_batch_norm()) {
@@ -334,7 +340,7 @@ void Run::Setup() {
     module_->SetKVStore(kv_, batch_norm);
   }
   module_->Bind(data_descs, train_->ProvideLabel(), /*for_training=*/true, tr.grad_req());
-  module_->executor().SetSeed(tr.seed());
+  module_->SetSeed(tr.seed());
 
   rng_.seed(tr.seed());
   NamedArrays arg_params, aux_params;
@@ -383,6 +389,9 @@ void Run::Setup() {
   if (num_workers > 1) out_ << " per rank";
   out_ << " (" << train_->NumBatches() << " batches of " << train_->BatchSize();
   if (num_workers > 1) out_ << " on each of " << num_workers << " ranks";
+  if (module_->contexts().size() > 1) {
+    out_ << ", each split over " << module_->contexts().size() << " devices";
+  }
   out_ << ")";
   if (val_) out_ << ", " << val_->NumSamples() << " validation samples";
   out_ << "\n";

@@ -20,6 +20,17 @@
 // state) are pushed copies, so they see exactly the updates pushed before them. Errors inside
 // pushed work surface at the next wait, naming the node.
 //
+// Data parallelism over several devices of one process (MXNet's Module with a list of contexts,
+// its DataParallelExecutorGroup): Module(symbol, data, label, {cpu(0), cpu(1)}) binds one executor
+// per device. Every batch is split along axis 0 into contiguous slices, one per device, whose sizes
+// differ by at most one (33 rows on 2 devices: 16 then 17); each device holds a copy of the
+// parameters, Backward sums the gradients over the devices through a KVStore of type "device" that
+// the module creates, and Update steps every copy with the summed gradient (the optimizer keeps a
+// state per copy, SetReplica), so the copies stay equal and N devices with B/N rows each train
+// as one device with B rows. Outputs are gathered into whole-batch arrays on the host. BatchNorm
+// computes its batch statistics per device (each device's slice, as MXNet without SyncBatchNorm),
+// and each device keeps its own moving statistics; GetParams returns device 0's.
+//
 // Data parallelism across processes (mpirun): SetKVStore(kv) with a dist_sync store makes Backward
 // hand every gradient to the store as soon as it is pushed (reverse parameter order: the last
 // layers' gradients are ready first, so their buckets go first), the update then sees the sum
@@ -152,14 +163,21 @@ class Module {
   explicit Module(Symbol symbol, std::vector<std::string> data_names = {"data"},
                   std::vector<std::string> label_names = {"softmax_label"},
                   Context ctx = Context::CPU(), ContextMap group2ctx = {});
+  /// Data parallelism over `contexts` (one executor per device; see the top of this file).
+  /// @throws ConfigError when contexts is empty, or has several devices and group2ctx is not
+  ///         empty (a model split over devices cannot also be replicated over them yet).
+  Module(Symbol symbol, std::vector<std::string> data_names, std::vector<std::string> label_names,
+         std::vector<Context> contexts, ContextMap group2ctx = {});
   ~Module();
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  /// Binds the executor (SimpleBind) for inputs of these shapes. grad_req ("write" or "add")
-  /// applies to the parameters; inputs get none. Without for_training nothing gets gradients.
+  /// Binds the executor (SimpleBind) for inputs of these shapes, one per device, each for its
+  /// slice of the batch. grad_req ("write" or "add") applies to the parameters; inputs get none.
+  /// Without for_training nothing gets gradients.
   /// @throws ConfigError naming the symbol's arguments when data or label names are no
-  ///         arguments of it (or arguments stay unfed); ShapeError from inference naming the node.
+  ///         arguments of it (or arguments stay unfed), or naming the batch size and the device
+  ///         count when some device would get no rows; ShapeError from inference naming the node.
   void Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>& label,
             bool for_training = true, const std::string& grad_req = "write");
 
@@ -180,7 +198,7 @@ class Module {
   /// copied and the ConfigError carries the report's text.
   ParamLoadReport SetParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
                             bool allow_missing = false, bool allow_extra = false);
-  /// Copies (pushed) of the parameters and auxiliary states, by name.
+  /// Copies (pushed) of the parameters and auxiliary states, by name (device 0's copies).
   std::pair<NamedArrays, NamedArrays> GetParams() const;
 
   /// Data-parallel training through `kv` (a dist type: several processes). Call before
@@ -188,6 +206,8 @@ class Module {
   /// parameters are initialised or loaded. batch_norm_reducer (comm::MakeReplicaReducer): BatchNorm
   /// computes its batch statistics over every rank's batch (ExecutorOptions::replica_reducer), so
   /// that N ranks of batch B equal one process of batch N * B; it needs SetKVStore before Bind.
+  /// @throws ConfigError for a module over several devices (several devices per process are not
+  ///         combined with several processes yet).
   void SetKVStore(std::shared_ptr<comm::KVStore> kv,
                   std::shared_ptr<ReplicaReducer> batch_norm_reducer = nullptr);
   /// Every rank takes rank 0's parameters and auxiliary states (broadcasts; blocks until done).
@@ -203,16 +223,20 @@ class Module {
   void InitOptimizer(std::unique_ptr<Optimizer> optimizer, float clip_global_norm = -1);
   Optimizer& optimizer();
 
-  /// Copies the batch into the executor's inputs (pushed) and pushes the forward pass.
-  /// @throws ShapeError naming the input when a batch array does not fit what was bound.
+  /// Copies the batch (each device's slice) into the executors' inputs (pushed) and pushes the
+  /// forward passes; with several devices it also pushes the outputs' gathering.
+  /// @throws ShapeError naming the input when a batch array does not fit what was bound, or
+  ///         naming the batch size and device count when the batch has fewer rows than devices.
   void Forward(const DataBatch& batch, bool is_train);
-  /// Pushes the backward pass, and with a KVStore the gradients' reduction across ranks.
+  /// Pushes the backward pass, and the gradients' reduction over the devices (several devices)
+  /// or across ranks (a KVStore).
   void Backward();
   /// One optimizer step: BeginStep, global-norm clipping if configured, Update per parameter
   /// (pushed), and with grad_req "add" the gradients zeroed afterwards.
   void Update();
 
-  /// The executor's outputs of the last Forward (views valid until the next Forward).
+  /// The outputs of the last Forward: one device's executor outputs (views valid until the next
+  /// Forward), or with several devices whole-batch arrays on the host gathered from them.
   const std::vector<NDArray>& GetOutputs() const;
   /// Adds the last Forward's outputs to the metrics (waits for them).
   void UpdateMetrics(const std::vector<std::unique_ptr<EvalMetric>>& metrics,
@@ -239,18 +263,40 @@ class Module {
   /// The trainable arguments (list_arguments minus data and label names), in order.
   const std::vector<std::string>& param_names() const { return param_names_; }
   const std::vector<std::string>& aux_names() const { return aux_names_; }
-  bool binded() const { return exec_.has_value(); }
+  bool binded() const { return !devices_.empty(); }
+  /// The whole batch (all devices' slices together).
   int64_t batch_size() const { return batch_size_; }
-  Executor& executor();
+  const std::vector<Context>& contexts() const { return contexts_; }
+  /// Device `device`'s executor (position in contexts()).
+  Executor& executor(size_t device = 0);
+  /// Seeds the random operators (dropout): device d's executor gets seed + d.
+  void SetSeed(uint64_t seed);
 
  private:
   void CheckBound(const char* what) const;
-  // Which given arrays fit which parameters (no copying yet); fills (given, target) pairs.
+  // Which given arrays fit which parameters (no copying yet); fills (given, name) pairs.
   ParamLoadReport MatchParams(const NamedArrays& arg_params, const NamedArrays& aux_params,
-                              std::vector<std::pair<NDArray, NDArray>>* copies) const;
-  static void CopyIn(const std::vector<std::pair<NDArray, NDArray>>& copies);
-  // The bound executor, or one reshaped from it when the batch's shapes differ (Score, Predict).
-  Executor& ExecutorFor(const DataBatch& batch);
+                              std::vector<std::pair<NDArray, std::string>>* copies) const;
+  // Copies every given array into its parameter or auxiliary state on every device.
+  void CopyIn(const std::vector<std::pair<NDArray, std::string>>& copies);
+  // One device's executor, its reshaped variants and its copies of the parameters.
+  struct Device {
+    explicit Device(Executor e) : exec(std::move(e)) {}
+    Executor exec;
+    std::map<std::string, Executor> reshaped;  // by input shapes, for other batch shapes
+    Executor* current = nullptr;               // the executor of the last Forward
+    std::vector<NDArray> params;               // executor argument arrays, param_names_ order
+    std::vector<NDArray> grads;
+    std::vector<NDArray> zeros;  // grad_req "add": zeros to reset gradients with
+  };
+  // The bound executor, or one reshaped from it when the slice's shapes differ (Score, Predict).
+  static Executor& ExecutorFor(Device& device, const ShapeDict& shapes);
+  // [begin, end) rows of each device for a batch of `rows` rows.
+  std::vector<std::pair<int64_t, int64_t>> Slices(int64_t rows) const;
+  // The optimizer's index of parameter i's copy on device d.
+  int OptimizerIndex(size_t i, size_t d) const {
+    return static_cast<int>(d * param_names_.size() + i);
+  }
   // Loss of the last Forward's first output (mean cross-entropy over valid rows, NaN when the
   // output is no class distribution); throws DivergedError when an output is not finite.
   double CheckedLoss(const DataBatch& batch, int64_t epoch, int64_t index) const;
@@ -258,25 +304,22 @@ class Module {
   Symbol symbol_;
   std::vector<std::string> data_names_;
   std::vector<std::string> label_names_;
-  Context ctx_;
+  std::vector<Context> contexts_;
   ContextMap group2ctx_;
   std::vector<std::string> param_names_;
   std::vector<std::string> aux_names_;
   std::map<std::string, std::map<std::string, std::string>> attrs_;  // per variable
-  std::optional<Executor> exec_;
-  std::map<std::string, Executor> reshaped_;  // by input shapes, for other batch shapes
-  Executor* current_ = nullptr;               // the executor of the last Forward
+  std::vector<std::unique_ptr<Device>> devices_;
+  std::vector<NDArray> gathered_;  // several devices: the last Forward's whole-batch outputs
   bool for_training_ = false;
   bool grad_add_ = false;
   int64_t batch_size_ = 0;
-  std::vector<NDArray> params_;  // executor argument arrays, param_names_ order
-  std::vector<NDArray> grads_;
-  std::vector<NDArray> zeros_;  // grad_req "add": zeros to reset gradients with
   std::unique_ptr<Optimizer> optimizer_;
   float clip_global_norm_ = -1;
   std::shared_ptr<comm::KVStore> kv_;
   std::shared_ptr<ReplicaReducer> batch_norm_reducer_;
-  bool kv_keys_ready_ = false;  // the gradients' keys are initialised in kv_
+  std::unique_ptr<comm::KVStore> device_kv_;  // several devices: sums the gradients over them
+  bool kv_keys_ready_ = false;                // the gradients' keys are initialised in kv_
 };
 
 }  // namespace loom::train

@@ -52,6 +52,11 @@ class Optimizer {
   virtual ~Optimizer();
   // Declares parameter `index` (name for messages/state keys, lr_mult/wd_mult from attributes).
   void SetParam(int index, std::string name, float lr_mult, float wd_mult);
+  // Declares `index` as another device's copy of the declared parameter `primary` (data
+  // parallelism over several devices in one process): the same name and multipliers, a state of
+  // its own. State() reports the primary's state only; LoadState restores the primary and all its
+  // copies from the same arrays. @throws loom::Error when primary is undeclared or is a copy.
+  void SetReplica(int index, int primary);
   // Counts one update step (call once per batch before the Update calls of that batch).
   void BeginStep();
   int64_t num_update() const;
@@ -104,6 +109,7 @@ class Optimizer {
     float wd_mult = 1;
     std::vector<NDArray> state;   // one per slot; empty until first use
     std::vector<NDArray> loaded;  // one per slot, from LoadState, until the next Update
+    int replica_of = -1;          // SetReplica: the index of the parameter this copies
   };
 
   std::string name_;
