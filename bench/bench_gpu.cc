@@ -2,7 +2,8 @@
 //   fc_vs_cublas      Loom's FullyConnected forward (executor on gpu(0)) over one cublasSgemm of
 //                     the same shapes (batch 128, 4096 -> 4096, no bias); >= 0.95 is the target
 //   conv_vs_cudnn     Loom's Convolution forward over cudnnConvolutionForward with the fastest
-//                     algorithm cudnnFind picks (batch 128, 64 -> 64 channels, 56x56, 3x3, pad 1)
+//                     algorithm cudnnFind picks (batch 128, 64 -> 64 channels, 56x56, 3x3, pad 1),
+//                     both in full float32 (CUDNN_FMA_MATH: no TF32)
 //   lenet_samples_per_s, resnet50_samples_per_s
 //                     training steps (forward, backward, SGD with momentum) at batch 128 on data
 //                     resident on the GPU, and the same networks in PyTorch on this machine
@@ -132,7 +133,8 @@ double CudnnConvSeconds(int n, int c, int hw, int k) {
   CUDNN_OK(cudnnSetFilter4dDescriptor(wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k, c, 3, 3));
   CUDNN_OK(cudnnSetConvolution2dDescriptor(cd, 1, 1, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
                                            CUDNN_DATA_FLOAT));
-  CUDNN_OK(cudnnSetConvolutionMathType(cd, CUDNN_DEFAULT_MATH));
+  // Full float32 arithmetic (no TF32), as Loom runs float32 convolutions.
+  CUDNN_OK(cudnnSetConvolutionMathType(cd, CUDNN_FMA_MATH));
   CUDNN_OK(cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, k, hw, hw));
   float *x, *w, *y;
   CUDA_OK(cudaMalloc(&x, sizeof(float) * n * c * hw * hw));

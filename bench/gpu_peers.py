@@ -7,7 +7,7 @@ The networks of bench/models.h, written in torch.nn:
   resnet50  the model zoo's ResNet-50 v2 (pre-activation bottleneck units 3, 4, 6, 3; BatchNorm
             on the input; 3x224x224 inputs), as bench::ResNet50 builds it
 Each step: forward, cross-entropy, backward, SGD with momentum 0.9 (lr 0.01), batch 128, on a
-batch resident on cuda:0; timed after warm-up steps with torch.cuda.synchronize() around the loop.
+batch resident on cuda:0, in full float32 (TF32 off for cuDNN and matmuls, as in Loom); timed after warm-up steps with torch.cuda.synchronize() around the loop.
 The figure is the median over --repeats runs. Last line: one JSON object.
 
     python3 bench/gpu_peers.py --repeats 3
@@ -100,6 +100,9 @@ def main():
     if not torch.cuda.is_available():
         print("gpu_peers.py: torch sees no GPU", file=sys.stderr)
         sys.exit(2)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True  # cudnnFind per shape, as Loom's default cudnn_tune
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}")
     lenet_runs, resnet_runs = [], []
     for r in range(args.repeats):
