@@ -7,20 +7,57 @@
 namespace loom::cpu {
 namespace {
 
-// One product C (m x n) = op(A) (m x k) * op(B) (k x n), A and B stored row-major as given.
-struct Product {
-  int64_t m = 0, n = 0, k = 0;
-  bool ta = false, tb = false;
-  int64_t lda() const { return ta ? m : k; }
-  int64_t ldb() const { return tb ? k : n; }
-  int64_t ASize() const { return m * k; }
-  int64_t BSize() const { return k * n; }
-};
+// C (req) = op(A) op(B).
+template <typename T>
+void Forward(const DotProduct& d, const T* a, const T* b, T* c, OpReq req, bool serial) {
+  const T beta = req == OpReq::kAddTo ? T(1) : T(0);
+  auto gemm = serial ? GemmSerial<T> : Gemm<T>;
+  gemm(d.ta, d.tb, d.m, d.n, d.k, T(1), a, d.lda(), b, d.ldb(), beta, c, d.n);
+}
 
-Product DotDims(std::string_view op, const DotParams& p, const Shape& a, const Shape& b) {
+// dA (stored like A) and dB (stored like B) from dC.
+template <typename T>
+void Backward(const DotProduct& d, const T* dc, const T* a, const T* b, T* da, OpReq a_req, T* db,
+              OpReq b_req, bool serial) {
+  auto gemm = serial ? GemmSerial<T> : Gemm<T>;
+  if (a_req != OpReq::kNull) {
+    const T beta = a_req == OpReq::kAddTo ? T(1) : T(0);
+    if (!d.ta) {  // dA (m x k) = dC op(B)^T
+      gemm(false, !d.tb, d.m, d.k, d.n, T(1), dc, d.n, b, d.ldb(), beta, da, d.k);
+    } else {  // dA (k x m) = op(B) dC^T
+      gemm(d.tb, true, d.k, d.m, d.n, T(1), b, d.ldb(), dc, d.n, beta, da, d.m);
+    }
+  }
+  if (b_req != OpReq::kNull) {
+    const T beta = b_req == OpReq::kAddTo ? T(1) : T(0);
+    if (!d.tb) {  // dB (k x n) = op(A)^T dC
+      gemm(!d.ta, false, d.k, d.n, d.m, T(1), a, d.lda(), dc, d.n, beta, db, d.n);
+    } else {  // dB (n x k) = dC^T op(A)
+      gemm(true, d.ta, d.n, d.k, d.m, T(1), dc, d.n, a, d.lda(), beta, db, d.k);
+    }
+  }
+}
+
+// Runs fn(i, serial) for each batch: batches in parallel when each product is small.
+template <typename F>
+void ForBatches(const BatchedProduct& bd, F&& fn) {
+  const int64_t macs = bd.d.m * bd.d.n * bd.d.k;
+  if (macs >= (int64_t{1} << 20)) {
+    for (int64_t i = 0; i < bd.batch; ++i) fn(i, false);
+    return;
+  }
+  ParallelFor(bd.batch, std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(macs, 1)),
+              [&](int64_t b0, int64_t b1) {
+                for (int64_t i = b0; i < b1; ++i) fn(i, true);
+              });
+}
+
+}  // namespace
+
+DotProduct DotDims(std::string_view op, const DotParams& p, const Shape& a, const Shape& b) {
   LOOM_CHECK_TYPED(ShapeError, a.ndim() >= 1 && b.ndim() >= 1, op,
                    ": expected operands with an axis");
-  Product d;
+  DotProduct d;
   d.ta = p.transpose_a;
   d.tb = p.transpose_b;
   int64_t ka, kb;
@@ -45,72 +82,17 @@ Product DotDims(std::string_view op, const DotParams& p, const Shape& a, const S
   return d;
 }
 
-// C (req) = op(A) op(B).
-template <typename T>
-void Forward(const Product& d, const T* a, const T* b, T* c, OpReq req, bool serial) {
-  const T beta = req == OpReq::kAddTo ? T(1) : T(0);
-  auto gemm = serial ? GemmSerial<T> : Gemm<T>;
-  gemm(d.ta, d.tb, d.m, d.n, d.k, T(1), a, d.lda(), b, d.ldb(), beta, c, d.n);
-}
-
-// dA (stored like A) and dB (stored like B) from dC.
-template <typename T>
-void Backward(const Product& d, const T* dc, const T* a, const T* b, T* da, OpReq a_req, T* db,
-              OpReq b_req, bool serial) {
-  auto gemm = serial ? GemmSerial<T> : Gemm<T>;
-  if (a_req != OpReq::kNull) {
-    const T beta = a_req == OpReq::kAddTo ? T(1) : T(0);
-    if (!d.ta) {  // dA (m x k) = dC op(B)^T
-      gemm(false, !d.tb, d.m, d.k, d.n, T(1), dc, d.n, b, d.ldb(), beta, da, d.k);
-    } else {  // dA (k x m) = op(B) dC^T
-      gemm(d.tb, true, d.k, d.m, d.n, T(1), b, d.ldb(), dc, d.n, beta, da, d.m);
-    }
-  }
-  if (b_req != OpReq::kNull) {
-    const T beta = b_req == OpReq::kAddTo ? T(1) : T(0);
-    if (!d.tb) {  // dB (k x n) = op(A)^T dC
-      gemm(!d.ta, false, d.k, d.n, d.m, T(1), a, d.lda(), dc, d.n, beta, db, d.n);
-    } else {  // dB (n x k) = dC^T op(A)
-      gemm(true, d.ta, d.n, d.k, d.m, T(1), dc, d.n, a, d.lda(), beta, db, d.k);
-    }
-  }
-}
-
-struct Batched {
-  int64_t batch;
-  Product d;
-};
-
-Batched BatchDims(const DotParams& p, const Shape& a, const Shape& b) {
+BatchedProduct BatchDotDims(const DotParams& p, const Shape& a, const Shape& b) {
   LOOM_CHECK_TYPED(ShapeError, a.ndim() == 3 && b.ndim() == 3 && a[0] == b[0],
                    "batch_dot: expected 3-D operands with one batch size but got ", a.ToString(),
                    " and ", b.ToString());
-  Batched r;
-  r.batch = a[0];
-  r.d = DotDims("batch_dot", p, Shape{a[1], a[2]}, Shape{b[1], b[2]});
-  return r;
+  return {a[0], DotDims("batch_dot", p, Shape{a[1], a[2]}, Shape{b[1], b[2]})};
 }
-
-// Runs fn(i, serial) for each batch: batches in parallel when each product is small.
-template <typename F>
-void ForBatches(const Batched& bd, F&& fn) {
-  const int64_t macs = bd.d.m * bd.d.n * bd.d.k;
-  if (macs >= (int64_t{1} << 20)) {
-    for (int64_t i = 0; i < bd.batch; ++i) fn(i, false);
-    return;
-  }
-  ParallelFor(bd.batch, std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(macs, 1)),
-              [&](int64_t b0, int64_t b1) {
-                for (int64_t i = b0; i < b1; ++i) fn(i, true);
-              });
-}
-
-}  // namespace
 
 void DotForward(const DotParams& p, const TensorView& a, const TensorView& b, const TensorView& out,
                 OpReq req) {
   if (req == OpReq::kNull) return;
-  const Product d = DotDims("dot", p, a.shape, b.shape);
+  const DotProduct d = DotDims("dot", p, a.shape, b.shape);
   CheckSize(out, d.m * d.n, "dot", "out");
   CheckSameDType(a, b, "dot", "lhs", "rhs");
   CheckSameDType(a, out, "dot", "lhs", "out");
@@ -122,7 +104,7 @@ void DotForward(const DotParams& p, const TensorView& a, const TensorView& b, co
 void DotBackward(const DotParams& p, const TensorView& out_grad, const TensorView& a,
                  const TensorView& b, const TensorView& a_grad, OpReq a_req,
                  const TensorView& b_grad, OpReq b_req) {
-  const Product d = DotDims("dot", p, a.shape, b.shape);
+  const DotProduct d = DotDims("dot", p, a.shape, b.shape);
   CheckSize(out_grad, d.m * d.n, "dot", "out_grad");
   if (a_req != OpReq::kNull) CheckSameShape(a, a_grad, "dot", "lhs", "lhs_grad");
   if (b_req != OpReq::kNull) CheckSameShape(b, b_grad, "dot", "rhs", "rhs_grad");
@@ -136,7 +118,7 @@ void DotBackward(const DotParams& p, const TensorView& out_grad, const TensorVie
 void BatchDotForward(const DotParams& p, const TensorView& a, const TensorView& b,
                      const TensorView& out, OpReq req) {
   if (req == OpReq::kNull) return;
-  const Batched bd = BatchDims(p, a.shape, b.shape);
+  const BatchedProduct bd = BatchDotDims(p, a.shape, b.shape);
   CheckSize(out, bd.batch * bd.d.m * bd.d.n, "batch_dot", "out");
   CheckSameDType(a, b, "batch_dot", "lhs", "rhs");
   CheckSameDType(a, out, "batch_dot", "lhs", "out");
@@ -154,7 +136,7 @@ void BatchDotForward(const DotParams& p, const TensorView& a, const TensorView& 
 void BatchDotBackward(const DotParams& p, const TensorView& out_grad, const TensorView& a,
                       const TensorView& b, const TensorView& a_grad, OpReq a_req,
                       const TensorView& b_grad, OpReq b_req) {
-  const Batched bd = BatchDims(p, a.shape, b.shape);
+  const BatchedProduct bd = BatchDotDims(p, a.shape, b.shape);
   CheckSize(out_grad, bd.batch * bd.d.m * bd.d.n, "batch_dot", "out_grad");
   if (a_req != OpReq::kNull) CheckSameShape(a, a_grad, "batch_dot", "lhs", "lhs_grad");
   if (b_req != OpReq::kNull) CheckSameShape(b, b_grad, "batch_dot", "rhs", "rhs_grad");

@@ -9,6 +9,9 @@
 // Thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <string_view>
+
 #include "loom/core/kernel.h"
 
 namespace loom::cpu {
@@ -17,6 +20,30 @@ struct DotParams {
   bool transpose_a = false;
   bool transpose_b = false;
 };
+
+/// One product C (m x n) = op(A) (m x k) * op(B) (k x n), A and B stored row-major as given;
+/// lda/ldb are their row strides. Shared with the GPU kernels (operators/cuda/blas_gpu.cc).
+struct DotProduct {
+  int64_t m = 0, n = 0, k = 0;
+  bool ta = false, tb = false;
+  int64_t lda() const { return ta ? m : k; }
+  int64_t ldb() const { return tb ? k : n; }
+  int64_t ASize() const { return m * k; }
+  int64_t BSize() const { return k * n; }
+};
+
+/// batch_dot's products: `batch` of them, each `d`.
+struct BatchedProduct {
+  int64_t batch = 1;
+  DotProduct d;
+};
+
+/// dot's reading of lhs `a` and rhs `b` (see above); throws ShapeError naming `op` when the
+/// reduced axes differ.
+DotProduct DotDims(std::string_view op, const DotParams& p, const Shape& a, const Shape& b);
+
+/// batch_dot's: 3-D operands with one batch size.
+BatchedProduct BatchDotDims(const DotParams& p, const Shape& a, const Shape& b);
 
 void DotForward(const DotParams& p, const TensorView& a, const TensorView& b, const TensorView& out,
                 OpReq req);

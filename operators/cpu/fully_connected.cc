@@ -11,17 +11,24 @@ namespace {
 
 constexpr std::string_view kOp = "FullyConnected";
 
-struct Dims {
-  int64_t rows;  // M
-  int64_t k;     // input features
-  int64_t h;     // num_hidden
-};
+template <typename T>
+void AddBias(const T* bias, int64_t rows, int64_t h, T* out) {
+  ParallelFor(rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(h, 1)),
+              [&](int64_t r0, int64_t r1) {
+                for (int64_t r = r0; r < r1; ++r) {
+                  T* row = out + r * h;
+                  for (int64_t j = 0; j < h; ++j) row[j] += bias[j];
+                }
+              });
+}
 
-Dims CheckShapes(const FullyConnectedParams& p, const TensorView& data, const TensorView& weight,
-                 const TensorView& out) {
+}  // namespace
+
+FullyConnectedDims FullyConnectedShapes(const FullyConnectedParams& p, const TensorView& data,
+                                        const TensorView& weight, const TensorView& out) {
   LOOM_CHECK_TYPED(ShapeError, data.shape.ndim() >= 1, kOp,
                    ": expected data with at least one axis");
-  Dims d;
+  FullyConnectedDims d;
   if (p.flatten) {
     d.rows = data.shape[0];
     d.k = data.shape.Size(1, data.shape.ndim());
@@ -39,24 +46,11 @@ Dims CheckShapes(const FullyConnectedParams& p, const TensorView& data, const Te
   return d;
 }
 
-template <typename T>
-void AddBias(const T* bias, int64_t rows, int64_t h, T* out) {
-  ParallelFor(rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(h, 1)),
-              [&](int64_t r0, int64_t r1) {
-                for (int64_t r = r0; r < r1; ++r) {
-                  T* row = out + r * h;
-                  for (int64_t j = 0; j < h; ++j) row[j] += bias[j];
-                }
-              });
-}
-
-}  // namespace
-
 void FullyConnectedForward(const FullyConnectedParams& p, const TensorView& data,
                            const TensorView& weight, const TensorView* bias, const TensorView& out,
                            OpReq req) {
   if (req == OpReq::kNull) return;
-  const Dims d = CheckShapes(p, data, weight, out);
+  const FullyConnectedDims d = FullyConnectedShapes(p, data, weight, out);
   if (!p.no_bias) {
     LOOM_CHECK(bias != nullptr, kOp, ": expected a bias input (no_bias=False)");
     CheckSize(*bias, d.h, kOp, "bias");
@@ -87,7 +81,7 @@ void FullyConnectedBackward(const FullyConnectedParams& p, const TensorView& out
                             const TensorView& data_grad, OpReq data_req,
                             const TensorView& weight_grad, OpReq weight_req,
                             const TensorView* bias_grad, OpReq bias_req) {
-  const Dims d = CheckShapes(p, data, weight, out_grad);
+  const FullyConnectedDims d = FullyConnectedShapes(p, data, weight, out_grad);
   if (p.no_bias) bias_req = OpReq::kNull;
   if (data_req != OpReq::kNull) {
     CheckSize(data_grad, d.rows * d.k, kOp, "data_grad");

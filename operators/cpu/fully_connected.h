@@ -22,6 +22,18 @@ struct FullyConnectedParams {
   bool flatten = true;
 };
 
+/// The product's sizes: out (rows x h) = data (rows x k) · weightᵀ (k x h).
+struct FullyConnectedDims {
+  int64_t rows = 0;  // M
+  int64_t k = 0;     // input features
+  int64_t h = 0;     // num_hidden
+};
+
+/// Reads data's shape as above and checks weight's shape, out's size and that all three share a
+/// dtype (ShapeError/DTypeError naming FullyConnected). Shared with the GPU kernels.
+FullyConnectedDims FullyConnectedShapes(const FullyConnectedParams& p, const TensorView& data,
+                                        const TensorView& weight, const TensorView& out);
+
 /// out (req) = data · weightᵀ + bias; bias is ignored (may be null) when p.no_bias.
 void FullyConnectedForward(const FullyConnectedParams& p, const TensorView& data,
                            const TensorView& weight, const TensorView* bias, const TensorView& out,

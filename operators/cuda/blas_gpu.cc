@@ -7,6 +7,8 @@
 
 #include "loom/core/operator.h"
 #include "operators/cpu/common.h"
+#include "operators/cpu/dot.h"
+#include "operators/cpu/fully_connected.h"
 #include "operators/cuda/gpu_util.h"
 #include "operators/cuda/nn_kernels.h"
 #include "operators/src/dot_param.h"
@@ -74,38 +76,13 @@ bool Accumulates(OpReq req) { return req == OpReq::kAddTo; }
 
 constexpr const char* kFc = "FullyConnected";
 
-struct FcDims {
-  int64_t rows = 0, k = 0, h = 0;
-};
-
-FcDims FcShapes(const ops::FullyConnectedParam& p, const TensorView& data, const TensorView& weight,
-                const TensorView& out) {
-  LOOM_CHECK_TYPED(ShapeError, data.shape.ndim() >= 1, kFc,
-                   ": expected data with at least one axis");
-  FcDims d;
-  if (p.flatten) {
-    d.rows = data.shape[0];
-    d.k = data.shape.Size(1, data.shape.ndim());
-  } else {
-    d.k = data.shape[data.shape.ndim() - 1];
-    d.rows = d.k == 0 ? 0 : data.size() / d.k;
-  }
-  d.h = p.num_hidden;
-  LOOM_CHECK_TYPED(ShapeError, weight.shape == Shape({d.h, d.k}), kFc, ": expected weight (", d.h,
-                   ",", d.k, ") for data ", data.shape.ToString(), " and num_hidden=", d.h,
-                   " but got ", weight.shape.ToString());
-  cpu::CheckSize(out, d.rows * d.h, kFc, "out");
-  cpu::CheckSameDType(data, weight, kFc, "data", "weight");
-  cpu::CheckSameDType(data, out, kFc, "data", "out");
-  return d;
-}
-
 // (data, weight[, bias]) -> out
 void FullyConnectedGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                        Views out) {
   if (req[0] == OpReq::kNull) return;
   const auto& p = attrs.param<ops::FullyConnectedParam>();
-  const FcDims d = FcShapes(p, in[0], in[1], out[0]);
+  const cpu::FullyConnectedDims d =
+      cpu::FullyConnectedShapes(p.kernel_params(), in[0], in[1], out[0]);
   const DType t = in[0].dtype;
   const Gemm g{
       .ta = false, .tb = true, .m = d.rows, .n = d.h, .k = d.k, .lda = d.k, .ldb = d.k, .ldc = d.h};
@@ -130,7 +107,8 @@ void FullyConnectedGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, R
 void FullyConnectedBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                                Views out) {
   const auto& p = attrs.param<ops::FullyConnectedParam>();
-  const FcDims d = FcShapes(p, in[1], in[2], in[0]);
+  const cpu::FullyConnectedDims d =
+      cpu::FullyConnectedShapes(p.kernel_params(), in[1], in[2], in[0]);
   const DType t = in[1].dtype;
   const void* dy = in[0].ptr;
   if (req[0] != OpReq::kNull) {  // data_grad (rows x k) = dy (rows x h) . weight (h x k)
@@ -158,58 +136,14 @@ void FullyConnectedBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Vie
 
 // ---- dot and batch_dot ------------------------------------------------------------------------
 
-// One product C (m x n) = op(A) (m x k) op(B) (k x n), A and B stored row-major as given (the
-// dot operator's reading of its operands' shapes).
-struct Product {
-  int64_t m = 0, n = 0, k = 0;
-  bool ta = false, tb = false;
-  int64_t lda() const { return ta ? m : k; }
-  int64_t ldb() const { return tb ? k : n; }
-};
-
-Product DotDims(const char* op, const ops::DotParam& p, const Shape& a, const Shape& b) {
-  LOOM_CHECK_TYPED(ShapeError, a.ndim() >= 1 && b.ndim() >= 1, op,
-                   ": expected operands with an axis");
-  Product d;
-  d.ta = p.transpose_a;
-  d.tb = p.transpose_b;
-  int64_t ka, kb;
-  if (p.transpose_a) {
-    ka = a[0];
-    d.m = a.Size(1, a.ndim());
-  } else {
-    ka = a[a.ndim() - 1];
-    d.m = a.Size(0, a.ndim() - 1);
-  }
-  if (p.transpose_b) {
-    kb = b[b.ndim() - 1];
-    d.n = b.Size(0, b.ndim() - 1);
-  } else {
-    kb = b[0];
-    d.n = b.Size(1, b.ndim());
-  }
-  LOOM_CHECK_TYPED(ShapeError, ka == kb, op, ": the reduced axes of lhs ", a.ToString(),
-                   " and rhs ", b.ToString(), " differ (", ka, " vs ", kb,
-                   ") with transpose_a=", p.transpose_a, ", transpose_b=", p.transpose_b);
-  d.k = ka;
-  return d;
-}
-
-// The batch count and each product's dims: dot is one product, batch_dot (B, ., .) operands.
-struct Batched {
-  int64_t batch = 1;
-  Product d;
-};
-
+// The CPU kernel's reading of the operands' shapes (cpu/dot.h), with its checks.
 template <bool kBatch>
-Batched DimsOf(const ops::DotParam& p, const Shape& a, const Shape& b) {
+cpu::BatchedProduct DimsOf(const ops::DotParam& p, const Shape& a, const Shape& b) {
+  const cpu::DotParams cp = p.kernel_params();
   if constexpr (!kBatch) {
-    return {1, DotDims("dot", p, a, b)};
+    return {1, cpu::DotDims("dot", cp, a, b)};
   } else {
-    LOOM_CHECK_TYPED(ShapeError, a.ndim() == 3 && b.ndim() == 3 && a[0] == b[0],
-                     "batch_dot: expected 3-D operands with one batch size but got ", a.ToString(),
-                     " and ", b.ToString());
-    return {a[0], DotDims("batch_dot", p, Shape{a[1], a[2]}, Shape{b[1], b[2]})};
+    return cpu::BatchDotDims(cp, a, b);
   }
 }
 
@@ -217,8 +151,9 @@ template <bool kBatch>
 void DotGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   if (req[0] == OpReq::kNull) return;
   const char* op = kBatch ? "batch_dot" : "dot";
-  const Batched bd = DimsOf<kBatch>(attrs.param<ops::DotParam>(), in[0].shape, in[1].shape);
-  const Product& d = bd.d;
+  const cpu::BatchedProduct bd =
+      DimsOf<kBatch>(attrs.param<ops::DotParam>(), in[0].shape, in[1].shape);
+  const cpu::DotProduct& d = bd.d;
   cpu::CheckSize(out[0], bd.batch * d.m * d.n, op, "out");
   cpu::CheckSameDType(in[0], in[1], op, "lhs", "rhs");
   cpu::CheckSameDType(in[0], out[0], op, "lhs", "out");
@@ -241,8 +176,9 @@ void DotGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Vi
 template <bool kBatch>
 void DotBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   const char* op = kBatch ? "batch_dot" : "dot";
-  const Batched bd = DimsOf<kBatch>(attrs.param<ops::DotParam>(), in[1].shape, in[2].shape);
-  const Product& d = bd.d;
+  const cpu::BatchedProduct bd =
+      DimsOf<kBatch>(attrs.param<ops::DotParam>(), in[1].shape, in[2].shape);
+  const cpu::DotProduct& d = bd.d;
   cpu::CheckSize(in[0], bd.batch * d.m * d.n, op, "out_grad");
   const DType t = in[1].dtype;
   const int64_t sa = d.m * d.k, sb = d.k * d.n, sc = d.m * d.n;

@@ -1,25 +1,22 @@
 // Matrix products: dot (tensordot over one axis) and batch_dot (batched matrix products).
 #include "operators/cpu/dot.h"
 
+#include "dot_param.h"
 #include "shape_util.h"
 #include "tensor_kernels.h"
-#include "dot_param.h"
 
 namespace loom::ops {
 namespace {
-
-cpu::DotParams DotParamsOf(const NodeAttrs& attrs) {
-  const auto& p = attrs.param<DotParam>();
-  return {.transpose_a = p.transpose_a, .transpose_b = p.transpose_b};
-}
 
 // Inputs (out_grad, lhs, rhs); outputs (lhs_grad, rhs_grad).
 template <bool kBatch>
 void DotBackwardKernel(const NodeAttrs& attrs, const OpContext&, Inputs in, Reqs req, Outputs out) {
   if constexpr (kBatch) {
-    cpu::BatchDotBackward(DotParamsOf(attrs), in[0], in[1], in[2], out[0], req[0], out[1], req[1]);
+    cpu::BatchDotBackward(attrs.param<DotParam>().kernel_params(), in[0], in[1], in[2], out[0],
+                          req[0], out[1], req[1]);
   } else {
-    cpu::DotBackward(DotParamsOf(attrs), in[0], in[1], in[2], out[0], req[0], out[1], req[1]);
+    cpu::DotBackward(attrs.param<DotParam>().kernel_params(), in[0], in[1], in[2], out[0], req[0],
+                     out[1], req[1]);
   }
 }
 
@@ -77,7 +74,8 @@ Examples: (2,3)x(3,4) -> (2,4); (2,3,4)x(4,5,6) -> (2,3,5,6); (0,3,4)x(4,5) -> (
     .InferType(ElemwiseType)
     .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
                                           Reqs req, Outputs out) {
-              cpu::DotForward(DotParamsOf(attrs), in[0], in[1], out[0], req[0]);
+              cpu::DotForward(attrs.param<DotParam>().kernel_params(), in[0], in[1], out[0],
+                              req[0]);
             }))
     .Gradient(BackwardOf("_backward_dot", {kOutGrad, InputAt(0), InputAt(1)}));
 
@@ -130,7 +128,8 @@ LOOM_REGISTER_OP(batch_dot)
     .InferType(ElemwiseType)
     .Kernel(DeviceType::kCPU, FCompute([](const NodeAttrs& attrs, const OpContext&, Inputs in,
                                           Reqs req, Outputs out) {
-              cpu::BatchDotForward(DotParamsOf(attrs), in[0], in[1], out[0], req[0]);
+              cpu::BatchDotForward(attrs.param<DotParam>().kernel_params(), in[0], in[1], out[0],
+                                   req[0]);
             }))
     .Gradient(BackwardOf("_backward_batch_dot", {kOutGrad, InputAt(0), InputAt(1)}));
 

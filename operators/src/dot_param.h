@@ -2,6 +2,7 @@
 // kernels (operators/cuda/). Usage: attrs.param<...>() in a kernel of the operator.
 #pragma once
 
+#include "operators/cpu/dot.h"
 #include "shape_util.h"
 
 namespace loom::ops {
@@ -27,6 +28,10 @@ struct DotParam {
             "storage");
       }
     });
+  }
+  /// The CPU and GPU kernels' parameters.
+  cpu::DotParams kernel_params() const {
+    return {.transpose_a = transpose_a, .transpose_b = transpose_b};
   }
 };
 

@@ -1,8 +1,8 @@
 // FullyConnected: out = data · weightᵀ + bias; its gradient is one _backward_FullyConnected node.
 #include "operators/cpu/fully_connected.h"
 
-#include "nn_util.h"
 #include "fully_connected_param.h"
+#include "nn_util.h"
 
 namespace loom::ops {
 namespace {
@@ -37,21 +37,16 @@ void FullyConnectedShape(ShapeContext& ctx) {
   }
 }
 
-cpu::FullyConnectedParams KernelParams(const NodeAttrs& attrs) {
-  const auto& p = attrs.param<FullyConnectedParam>();
-  return {.num_hidden = p.num_hidden, .no_bias = p.no_bias, .flatten = p.flatten};
-}
-
 void FullyConnectedCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                            Views out) {
-  const cpu::FullyConnectedParams p = KernelParams(attrs);
+  const cpu::FullyConnectedParams p = attrs.param<FullyConnectedParam>().kernel_params();
   cpu::FullyConnectedForward(p, in[0], in[1], p.no_bias ? nullptr : &in[2], out[0], req[0]);
 }
 
 // (out_grad, data, weight) -> (data_grad, weight_grad[, bias_grad])
 void FullyConnectedBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                                    Views out) {
-  const cpu::FullyConnectedParams p = KernelParams(attrs);
+  const cpu::FullyConnectedParams p = attrs.param<FullyConnectedParam>().kernel_params();
   cpu::FullyConnectedBackward(p, in[0], in[1], in[2], out[0], req[0], out[1], req[1],
                               p.no_bias ? nullptr : &out[2], p.no_bias ? OpReq::kNull : req[2]);
 }

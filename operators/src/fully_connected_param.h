@@ -3,6 +3,7 @@
 #pragma once
 
 #include "nn_util.h"
+#include "operators/cpu/fully_connected.h"
 
 namespace loom::ops {
 
@@ -20,6 +21,10 @@ struct FullyConnectedParam {
     d("flatten", &FullyConnectedParam::flatten)
         .Default(true)
         .Describe("Whether to collapse all but the first axis of the input data.");
+  }
+  /// The CPU and GPU kernels' parameters.
+  cpu::FullyConnectedParams kernel_params() const {
+    return {.num_hidden = num_hidden, .no_bias = no_bias, .flatten = flatten};
   }
 };
 
