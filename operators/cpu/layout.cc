@@ -11,66 +11,29 @@ namespace {
 
 constexpr int64_t kGrainBytes = int64_t{1} << 17;
 
-// A strided view: element offset and per-axis strides over `dims` (the contiguous side's shape).
-struct Strided {
-  std::vector<int64_t> dims;
-  std::vector<int64_t> strides;  // of the strided side, per dim
-  int64_t offset = 0;
+int64_t Rows(const StridedLayout& v) {
+  int64_t r = 1;
+  for (size_t i = 0; i + 1 < v.dims.size(); ++i) r *= v.dims[i];
+  return r;
+}
 
-  // Merges axes the strided side walks contiguously across, and drops size-1 axes.
-  void Simplify() {
-    std::vector<int64_t> d, s;
-    for (size_t i = 0; i < dims.size(); ++i) {
-      if (dims[i] == 1) continue;
-      if (!d.empty() && s.back() == strides[i] * dims[i]) {
-        d.back() *= dims[i];
-        s.back() = strides[i];
-      } else {
-        d.push_back(dims[i]);
-        s.push_back(strides[i]);
-      }
-    }
-    if (d.empty()) {
-      d.push_back(1);
-      s.push_back(1);
-    }
-    dims = std::move(d);
-    strides = std::move(s);
+// Strided-side offset of row `row` (rows enumerate every axis but the last).
+int64_t RowOffset(const StridedLayout& v, int64_t row) {
+  int64_t off = v.offset;
+  for (int i = static_cast<int>(v.dims.size()) - 2; i >= 0; --i) {
+    off += (row % v.dims[i]) * v.strides[i];
+    row /= v.dims[i];
   }
-  int64_t Inner() const { return dims.back(); }
-  int64_t Rows() const {
-    int64_t r = 1;
-    for (size_t i = 0; i + 1 < dims.size(); ++i) r *= dims[i];
-    return r;
-  }
-  // Strided-side offset of row `row` (rows enumerate every axis but the last).
-  int64_t RowOffset(int64_t row) const {
-    int64_t off = offset;
-    for (int i = static_cast<int>(dims.size()) - 2; i >= 0; --i) {
-      off += (row % dims[i]) * strides[i];
-      row /= dims[i];
-    }
-    return off;
-  }
-};
-
-std::vector<int64_t> RowMajorStrides(const Shape& s) {
-  std::vector<int64_t> strides(s.ndim());
-  int64_t st = 1;
-  for (int d = s.ndim() - 1; d >= 0; --d) {
-    strides[d] = st;
-    st *= s[d];
-  }
-  return strides;
+  return off;
 }
 
 // Moves elements between a contiguous buffer and a strided view: gather (strided -> contiguous)
 // or scatter (contiguous -> strided), writing or adding as req says.
-void Move(DType dtype, std::string_view op, Strided view, const void* src, void* dst, bool gather,
-          OpReq req) {
+void Move(DType dtype, std::string_view op, StridedLayout view, const void* src, void* dst,
+          bool gather, OpReq req) {
   if (req == OpReq::kNull) return;
   view.Simplify();
-  const int64_t inner = view.Inner(), rows = view.Rows(), esize = DTypeSize(dtype);
+  const int64_t inner = view.dims.back(), rows = Rows(view), esize = DTypeSize(dtype);
   DispatchAll(dtype, op, [&]<typename T>(Tag<T>) {
     const T* s = static_cast<const T*>(src);
     T* d = static_cast<T*>(dst);
@@ -78,7 +41,7 @@ void Move(DType dtype, std::string_view op, Strided view, const void* src, void*
     ParallelFor(rows, std::max<int64_t>(1, kGrainBytes / std::max<int64_t>(inner * esize, 1)),
                 [&](int64_t r0, int64_t r1) {
                   for (int64_t r = r0; r < r1; ++r) {
-                    const int64_t strided = view.RowOffset(r), contiguous = r * inner;
+                    const int64_t strided = RowOffset(view, r), contiguous = r * inner;
                     const T* from = gather ? s + strided : s + contiguous;
                     T* to = gather ? d + contiguous : d + strided;
                     const int64_t from_step = gather ? step : 1, to_step = gather ? 1 : step;
@@ -95,6 +58,44 @@ void Move(DType dtype, std::string_view op, Strided view, const void* src, void*
                   }
                 });
   });
+}
+
+// Moves x permuted by perm into y.
+void Permute(const TensorView& x, std::span<const int> perm, const TensorView& y, OpReq req,
+             std::string_view op) {
+  Move(x.dtype, op, PermutedLayout(x, perm, y, op), x.ptr, y.ptr, true, req);
+}
+
+}  // namespace
+
+std::vector<int64_t> RowMajorStrides(const Shape& s) {
+  std::vector<int64_t> strides(s.ndim());
+  int64_t st = 1;
+  for (int d = s.ndim() - 1; d >= 0; --d) {
+    strides[d] = st;
+    st *= s[d];
+  }
+  return strides;
+}
+
+void StridedLayout::Simplify() {
+  std::vector<int64_t> d, s;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == 1) continue;
+    if (!d.empty() && s.back() == strides[i] * dims[i]) {
+      d.back() *= dims[i];
+      s.back() = strides[i];
+    } else {
+      d.push_back(dims[i]);
+      s.push_back(strides[i]);
+    }
+  }
+  if (d.empty()) {
+    d.push_back(1);
+    s.push_back(1);
+  }
+  dims = std::move(d);
+  strides = std::move(s);
 }
 
 std::vector<int> ResolvePermutation(std::span<const int> axes, int ndim) {
@@ -114,32 +115,28 @@ std::vector<int> ResolvePermutation(std::span<const int> axes, int ndim) {
   return perm;
 }
 
-// y = x permuted by perm (y axis i = x axis perm[i]).
-void Permute(const TensorView& x, const std::vector<int>& perm, const TensorView& y, OpReq req,
-             std::string_view op) {
+StridedLayout PermutedLayout(const TensorView& x, std::span<const int> perm, const TensorView& y,
+                             std::string_view op) {
   CheckSameDType(x, y, op, "data", "out");
   std::vector<int64_t> out_dims(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) out_dims[i] = x.shape[perm[i]];
   LOOM_CHECK_TYPED(ShapeError, y.shape == Shape(out_dims), op, ": expected out ",
                    Shape(out_dims).ToString(), " but got ", y.shape.ToString());
   const auto xs = RowMajorStrides(x.shape);
-  Strided view;
+  StridedLayout view;
   view.dims = out_dims;
   for (int a : perm) view.strides.push_back(xs[a]);
-  Move(x.dtype, op, view, x.ptr, y.ptr, true, req);
+  return view;
 }
 
-// The strided view of part [begin, begin + n) of `whole` along axis, over the part's shape.
-Strided Part(const Shape& whole, int axis, int64_t begin, int64_t n) {
+StridedLayout PartLayout(const Shape& whole, int axis, int64_t begin, int64_t n) {
   const AxisSplit s = SplitAt(whole, axis);
-  Strided v;
+  StridedLayout v;
   v.dims = {s.outer, n * s.inner};
   v.strides = {s.n * s.inner, 1};
   v.offset = begin * s.inner;
   return v;
 }
-
-}  // namespace
 
 void TransposeForward(const TensorView& x, std::span<const int> axes, const TensorView& y,
                       OpReq req) {
@@ -174,8 +171,8 @@ void ConcatForward(std::span<const TensorView> inputs, int dim, const TensorView
                      in.shape.ToString(), " does not match out ", out.shape.ToString(),
                      " outside axis ", axis);
     CheckSameDType(out, in, "Concat", "out", "an input");
-    Move(out.dtype, "Concat", Part(out.shape, axis, begin, in.shape[axis]), in.ptr, out.ptr, false,
-         req);
+    Move(out.dtype, "Concat", PartLayout(out.shape, axis, begin, in.shape[axis]), in.ptr, out.ptr,
+         false, req);
     begin += in.shape[axis];
   }
   LOOM_CHECK_TYPED(ShapeError, begin == out.shape[axis], "Concat: inputs add up to ", begin,
@@ -192,7 +189,7 @@ void ConcatBackward(const TensorView& out_grad, int dim, std::span<const TensorV
     const int64_t n = grads[i].shape[axis];
     if (reqs[i] != OpReq::kNull) {
       CheckSameDType(out_grad, grads[i], "Concat", "out_grad", "an input gradient");
-      Move(out_grad.dtype, "Concat", Part(out_grad.shape, axis, begin, n), out_grad.ptr,
+      Move(out_grad.dtype, "Concat", PartLayout(out_grad.shape, axis, begin, n), out_grad.ptr,
            grads[i].ptr, true, reqs[i]);
     }
     begin += n;
@@ -213,7 +210,8 @@ void SplitForward(const TensorView& x, int axis, std::span<const TensorView> out
     if (reqs[i] == OpReq::kNull) continue;
     CheckSize(outputs[i], x.size() / parts, "SliceChannel", "an output");
     CheckSameDType(x, outputs[i], "SliceChannel", "data", "an output");
-    Move(x.dtype, "SliceChannel", Part(x.shape, a, i * n, n), x.ptr, outputs[i].ptr, true, reqs[i]);
+    Move(x.dtype, "SliceChannel", PartLayout(x.shape, a, i * n, n), x.ptr, outputs[i].ptr, true,
+         reqs[i]);
   }
 }
 
@@ -227,8 +225,8 @@ void SplitBackward(std::span<const TensorView> out_grads, int axis, const Tensor
   for (int64_t i = 0; i < parts; ++i) {
     CheckSize(out_grads[i], dx.size() / parts, "SliceChannel", "an output gradient");
     CheckSameDType(dx, out_grads[i], "SliceChannel", "data_grad", "an output gradient");
-    Move(dx.dtype, "SliceChannel", Part(dx.shape, a, i * n, n), out_grads[i].ptr, dx.ptr, false,
-         req);
+    Move(dx.dtype, "SliceChannel", PartLayout(dx.shape, a, i * n, n), out_grads[i].ptr, dx.ptr,
+         false, req);
   }
 }
 
@@ -302,15 +300,13 @@ SliceSpec ResolveCrop(const Shape& x, int64_t h, int64_t w, int64_t offset_y, in
   return s;
 }
 
-namespace {
-
-Strided SliceView(const Shape& x, const SliceSpec& s, std::string_view op) {
+StridedLayout SliceLayout(const Shape& x, const SliceSpec& s, std::string_view op) {
   LOOM_CHECK(static_cast<int>(s.begin.size()) == x.ndim() && s.step.size() == s.begin.size() &&
                  s.count.size() == s.begin.size(),
              op, ": the slice has ", s.begin.size(), " axes but data ", x.ToString(), " has ",
              x.ndim());
   const auto xs = RowMajorStrides(x);
-  Strided v;
+  StridedLayout v;
   for (int d = 0; d < x.ndim(); ++d) {
     LOOM_CHECK(s.count[d] == 0 || (s.begin[d] >= 0 && s.begin[d] < x[d] &&
                                    s.begin[d] + (s.count[d] - 1) * s.step[d] >= 0 &&
@@ -323,14 +319,12 @@ Strided SliceView(const Shape& x, const SliceSpec& s, std::string_view op) {
   return v;
 }
 
-}  // namespace
-
 void SliceForward(const TensorView& x, const SliceSpec& s, const TensorView& y, OpReq req) {
   if (req == OpReq::kNull) return;
   CheckSameDType(x, y, "slice", "data", "out");
   CheckSize(y, s.OutShape().Size(), "slice", "out");
   if (y.size() == 0) return;
-  Move(x.dtype, "slice", SliceView(x.shape, s, "slice"), x.ptr, y.ptr, true, req);
+  Move(x.dtype, "slice", SliceLayout(x.shape, s, "slice"), x.ptr, y.ptr, true, req);
 }
 
 void SliceBackward(const TensorView& dy, const SliceSpec& s, const TensorView& dx, OpReq req) {
@@ -339,7 +333,7 @@ void SliceBackward(const TensorView& dy, const SliceSpec& s, const TensorView& d
   CheckSize(dy, s.OutShape().Size(), "slice", "out_grad");
   if (req != OpReq::kAddTo) std::memset(dx.ptr, 0, dx.bytes());
   if (dy.size() == 0) return;
-  Move(dx.dtype, "slice", SliceView(dx.shape, s, "slice"), dy.ptr, dx.ptr, false,
+  Move(dx.dtype, "slice", SliceLayout(dx.shape, s, "slice"), dy.ptr, dx.ptr, false,
        req == OpReq::kAddTo ? OpReq::kAddTo : OpReq::kWriteTo);
 }
 

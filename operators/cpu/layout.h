@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "loom/core/kernel.h"
@@ -63,5 +64,29 @@ SliceSpec ResolveCrop(const Shape& x, int64_t h, int64_t w, int64_t offset_y, in
 void SliceForward(const TensorView& x, const SliceSpec& s, const TensorView& y, OpReq req);
 /// dx = zeros with dy scattered into the slice (kAddTo: dy added into the slice only).
 void SliceBackward(const TensorView& dy, const SliceSpec& s, const TensorView& dx, OpReq req);
+
+/// The strided copies above, shared with the GPU kernels (operators/cuda/layout_gpu.cc): the
+/// strided side's element offset and per-axis strides over `dims` (the contiguous side's shape).
+struct StridedLayout {
+  std::vector<int64_t> dims;
+  std::vector<int64_t> strides;
+  int64_t offset = 0;
+  /// Drops size-1 axes and merges axes the strided side walks contiguously across; leaves at
+  /// least one axis (a (1) view with stride 1 when nothing is left).
+  void Simplify();
+};
+
+/// The row-major element strides of shape s.
+std::vector<int64_t> RowMajorStrides(const Shape& s);
+/// transpose's axes resolved to a permutation of ndim axes (empty axes reverse them).
+std::vector<int> ResolvePermutation(std::span<const int> axes, int ndim);
+/// y = x permuted by perm (y axis i = x axis perm[i]) as a gather from x; checks y's shape and
+/// dtype, naming op.
+StridedLayout PermutedLayout(const TensorView& x, std::span<const int> perm, const TensorView& y,
+                             std::string_view op);
+/// Slice s of x (checked to stay inside x, naming op).
+StridedLayout SliceLayout(const Shape& x, const SliceSpec& s, std::string_view op);
+/// Part [begin, begin + n) of `whole` along axis, over the part's shape.
+StridedLayout PartLayout(const Shape& whole, int axis, int64_t begin, int64_t n);
 
 }  // namespace loom::cpu

@@ -10,16 +10,16 @@ namespace {
 
 constexpr std::string_view kOp = "UpSampling";
 
-struct Geometry {
-  int64_t n, c, big_c, h, w, sh, sw;
-};
+}  // namespace
 
-Geometry Check(const TensorView& small, const TensorView& big, int64_t channel_offset) {
+UpSamplingGeometry UpSamplingNearestGeometry(const TensorView& small, const TensorView& big,
+                                             int64_t channel_offset) {
   LOOM_CHECK_TYPED(ShapeError, small.shape.ndim() == 4 && big.shape.ndim() == 4, kOp,
                    ": expected (N, C, H, W) tensors but got ", small.shape.ToString(), " and ",
                    big.shape.ToString());
   CheckSameDType(small, big, kOp, "data", "out");
-  Geometry g{small.shape[0], small.shape[1], big.shape[1], small.shape[2], small.shape[3], 0, 0};
+  UpSamplingGeometry g{
+      small.shape[0], small.shape[1], big.shape[1], small.shape[2], small.shape[3], 0, 0};
   LOOM_CHECK_TYPED(ShapeError,
                    big.shape[0] == g.n && channel_offset >= 0 && channel_offset + g.c <= g.big_c &&
                        g.h > 0 && g.w > 0 && big.shape[2] % g.h == 0 && big.shape[3] % g.w == 0,
@@ -30,12 +30,10 @@ Geometry Check(const TensorView& small, const TensorView& big, int64_t channel_o
   return g;
 }
 
-}  // namespace
-
 void UpSamplingNearestForward(const TensorView& x, const TensorView& y, int64_t channel_offset,
                               OpReq req) {
   if (req == OpReq::kNull) return;
-  const Geometry g = Check(x, y, channel_offset);
+  const UpSamplingGeometry g = UpSamplingNearestGeometry(x, y, channel_offset);
   DispatchFloatHalf(x.dtype, kOp, [&]<typename T>(Tag<T>) {
     const T* px = x.data<T>();
     T* py = y.data<T>();
@@ -61,7 +59,7 @@ void UpSamplingNearestForward(const TensorView& x, const TensorView& y, int64_t 
 void UpSamplingNearestBackward(const TensorView& dy, int64_t channel_offset, const TensorView& dx,
                                OpReq req) {
   if (req == OpReq::kNull) return;
-  const Geometry g = Check(dx, dy, channel_offset);
+  const UpSamplingGeometry g = UpSamplingNearestGeometry(dx, dy, channel_offset);
   DispatchFloatHalf(dx.dtype, kOp, [&]<typename T>(Tag<T>) {
     using A = AccT<T>;
     const T* pg = dy.data<T>();

@@ -21,4 +21,13 @@ void UpSamplingNearestForward(const TensorView& x, const TensorView& y, int64_t 
 void UpSamplingNearestBackward(const TensorView& dy, int64_t channel_offset, const TensorView& dx,
                                OpReq req);
 
+/// Nearest upsampling of `small` (n, c, h, w) into channels [channel_offset, + c) of `big`
+/// (n, big_c, h sh, w sw). Shared with the GPU kernels (operators/cuda/layout_gpu.cc).
+struct UpSamplingGeometry {
+  int64_t n, c, big_c, h, w, sh, sw;
+};
+/// Reads and checks the shapes (ShapeError) and dtypes (DTypeError), naming UpSampling.
+UpSamplingGeometry UpSamplingNearestGeometry(const TensorView& small, const TensorView& big,
+                                             int64_t channel_offset);
+
 }  // namespace loom::cpu

@@ -7,6 +7,7 @@
 
 #include "operators/cpu/common.h"
 #include "operators/cpu/layout.h"
+#include "operators/cpu/upsampling.h"
 #include "operators/cuda/gpu_util.h"
 #include "operators/cuda/layout_kernels.h"
 #include "operators/src/concat_param.h"
@@ -26,35 +27,10 @@ using Reqs = std::span<const OpReq>;
 int R(OpReq req) { return static_cast<int>(req); }
 void* S(const OpContext& ctx) { return ctx.run.stream; }
 
-std::vector<int64_t> RowMajorStrides(const Shape& s) {
-  std::vector<int64_t> strides(s.ndim());
-  int64_t st = 1;
-  for (int d = s.ndim() - 1; d >= 0; --d) {
-    strides[d] = st;
-    st *= s[d];
-  }
-  return strides;
-}
-
-// The view over `dims` (the contiguous side's shape) with the strided side's `strides`: size-1
-// axes dropped and axes the strided side walks contiguously merged.
-gpu::StridedView MakeView(const std::vector<int64_t>& dims, const std::vector<int64_t>& strides,
-                          int64_t offset, std::string_view op) {
-  std::vector<int64_t> d, s;
-  for (size_t i = 0; i < dims.size(); ++i) {
-    if (dims[i] == 1) continue;
-    if (!d.empty() && s.back() == strides[i] * dims[i]) {
-      d.back() *= dims[i];
-      s.back() = strides[i];
-    } else {
-      d.push_back(dims[i]);
-      s.push_back(strides[i]);
-    }
-  }
-  if (d.empty()) {
-    d.push_back(1);
-    s.push_back(1);
-  }
+// The CPU kernel's strided view (cpu/layout.h), simplified, for the GPU's strided copy.
+gpu::StridedView MakeView(cpu::StridedLayout layout, std::string_view op) {
+  layout.Simplify();
+  const auto& d = layout.dims;
   LOOM_CHECK(d.size() <= static_cast<size_t>(gpu::kMaxStridedDims), op,
              " on GPU: expected at most ", gpu::kMaxStridedDims, " non-mergeable axes but got ",
              d.size());
@@ -62,42 +38,25 @@ gpu::StridedView MakeView(const std::vector<int64_t>& dims, const std::vector<in
   v.ndim = static_cast<int>(d.size());
   for (size_t i = 0; i < d.size(); ++i) {
     v.dims[i] = d[i];
-    v.strides[i] = s[i];
+    v.strides[i] = layout.strides[i];
   }
-  v.offset = offset;
+  v.offset = layout.offset;
   return v;
 }
 
 // y = x permuted by perm (y axis i = x axis perm[i]).
-void Permute(const OpContext& ctx, const TensorView& x, const std::vector<int>& perm,
+void Permute(const OpContext& ctx, const TensorView& x, std::span<const int> perm,
              const TensorView& y, OpReq req, const char* op) {
   if (req == OpReq::kNull) return;
-  cpu::CheckSameDType(x, y, op, "data", "out");
-  std::vector<int64_t> out_dims(perm.size()), strides;
-  const auto xs = RowMajorStrides(x.shape);
-  for (size_t i = 0; i < perm.size(); ++i) {
-    out_dims[i] = x.shape[perm[i]];
-    strides.push_back(xs[perm[i]]);
-  }
-  LOOM_CHECK_TYPED(ShapeError, y.shape == Shape(out_dims), op, ": expected out ",
-                   Shape(out_dims).ToString(), " but got ", y.shape.ToString());
-  gpu::StridedMove(x.dtype, MakeView(out_dims, strides, 0, op), x.ptr, y.ptr, true, R(req), S(ctx),
-                   op);
+  gpu::StridedMove(x.dtype, MakeView(cpu::PermutedLayout(x, perm, y, op), op), x.ptr, y.ptr, true,
+                   R(req), S(ctx), op);
 }
 
 void TransposeGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   const Shape& axes = attrs.param<TransposeParam>().axes;
-  const int nd = in[0].shape.ndim();
-  std::vector<int> perm(nd);
-  if (axes.ndim() == 0) {
-    for (int i = 0; i < nd; ++i) perm[i] = nd - 1 - i;
-  } else {
-    LOOM_CHECK(axes.ndim() == nd, "transpose: expected ", nd, " axes but got ", axes.ndim());
-    for (int i = 0; i < nd; ++i) {
-      perm[i] = cpu::NormalizeAxis(static_cast<int>(axes[i]), nd, "transpose");
-    }
-  }
-  Permute(ctx, in[0], perm, out[0], req[0], "transpose");
+  const std::vector<int> given(axes.begin(), axes.end());
+  Permute(ctx, in[0], cpu::ResolvePermutation(given, in[0].shape.ndim()), out[0], req[0],
+          "transpose");
 }
 
 void SwapAxisGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
@@ -113,21 +72,7 @@ void SwapAxisGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs re
 // ---- slice, slice_axis, Crop ----
 
 gpu::StridedView SliceView(const Shape& x, const cpu::SliceSpec& s, const char* op) {
-  LOOM_CHECK(static_cast<int>(s.begin.size()) == x.ndim(), op, ": the slice has ", s.begin.size(),
-             " axes but data ", x.ToString(), " has ", x.ndim());
-  const auto xs = RowMajorStrides(x);
-  std::vector<int64_t> dims, strides;
-  int64_t offset = 0;
-  for (int d = 0; d < x.ndim(); ++d) {
-    LOOM_CHECK(s.count[d] == 0 || (s.begin[d] >= 0 && s.begin[d] < x[d] &&
-                                   s.begin[d] + (s.count[d] - 1) * s.step[d] >= 0 &&
-                                   s.begin[d] + (s.count[d] - 1) * s.step[d] < x[d]),
-               op, ": the slice leaves axis ", d, " of ", x.ToString());
-    dims.push_back(s.count[d]);
-    strides.push_back(xs[d] * s.step[d]);
-    offset += s.begin[d] * xs[d];
-  }
-  return MakeView(dims, strides, offset, op);
+  return MakeView(cpu::SliceLayout(x, s, op), op);
 }
 
 void SliceForward(const OpContext& ctx, const TensorView& x, const cpu::SliceSpec& s,
@@ -192,7 +137,7 @@ void CropBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Req
 // The strided view of part [begin, begin + n) of `whole` along axis, over the part's shape.
 gpu::StridedView Part(const Shape& whole, int axis, int64_t begin, int64_t n, const char* op) {
   const cpu::AxisSplit s = cpu::SplitAt(whole, axis);
-  return MakeView({s.outer, n * s.inner}, {s.n * s.inner, 1}, begin * s.inner, op);
+  return MakeView(cpu::PartLayout(whole, axis, begin, n), op);
 }
 
 void ConcatGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
@@ -328,40 +273,11 @@ void PadBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs
 
 // ---- UpSampling ----
 
-struct UpGeometry {
-  int64_t n, c, big_c, h, w, sh, sw;
-};
-
-UpGeometry CheckUp(const TensorView& small, const TensorView& big, int64_t channel_offset) {
-  LOOM_CHECK_TYPED(ShapeError, small.shape.ndim() == 4 && big.shape.ndim() == 4,
-                   "UpSampling: expected (N, C, H, W) tensors but got ", small.shape.ToString(),
-                   " and ", big.shape.ToString());
-  cpu::CheckSameDType(small, big, "UpSampling", "data", "out");
-  UpGeometry g{small.shape[0], small.shape[1], big.shape[1], small.shape[2], small.shape[3], 0, 0};
-  LOOM_CHECK_TYPED(ShapeError,
-                   big.shape[0] == g.n && channel_offset >= 0 && channel_offset + g.c <= g.big_c &&
-                       g.h > 0 && g.w > 0 && big.shape[2] % g.h == 0 && big.shape[3] % g.w == 0,
-                   "UpSampling: cannot upsample ", small.shape.ToString(), " into channels [",
-                   channel_offset, ", ", channel_offset + g.c, ") of ", big.shape.ToString());
-  g.sh = big.shape[2] / g.h;
-  g.sw = big.shape[3] / g.w;
-  return g;
-}
-
-// Where input i's channels start in the output: concatenated, or all at 0 when summed.
-int64_t ChannelOffset(const NodeAttrs& attrs, Views inputs, size_t i) {
-  if (attrs.param<UpSamplingParam>().multi_input_mode == UpSamplingParam::MultiInput::kSum) {
-    return 0;
-  }
-  int64_t offset = 0;
-  for (size_t k = 0; k < i; ++k) offset += inputs[k].shape[1];
-  return offset;
-}
-
-// Bilinear UpSampling's depthwise deconvolution: kernel 2s - s%2, stride s, pad s / 2.
+// Bilinear UpSampling's depthwise deconvolution (UpSamplingParam's kernel, stride and pad).
 gpu::DepthwiseDeconv BilinearGeometry(const NodeAttrs& attrs, const TensorView& data,
                                       const TensorView& weight, const TensorView& out) {
-  const int64_t s = attrs.param<UpSamplingParam>().scale, k = 2 * s - s % 2;
+  const auto& p = attrs.param<UpSamplingParam>();
+  const int64_t s = p.scale, k = p.bilinear_kernel(), pad = p.bilinear_pad();
   LOOM_CHECK_TYPED(ShapeError, data.shape.ndim() == 4 && out.shape.ndim() == 4,
                    "UpSampling: expected (N, C, H, W) data and output but got ",
                    data.shape.ToString(), " and ", out.shape.ToString());
@@ -370,9 +286,8 @@ gpu::DepthwiseDeconv BilinearGeometry(const NodeAttrs& attrs, const TensorView& 
                    ") but got ", weight.shape.ToString());
   cpu::CheckSameDType(data, weight, "UpSampling", "data", "weight");
   cpu::CheckSameDType(data, out, "UpSampling", "data", "out");
-  return {
-      data.shape[0], data.shape[1], data.shape[2], data.shape[3], out.shape[2], out.shape[3], k, s,
-      s / 2};
+  const Shape& x = data.shape;
+  return {x[0], x[1], x[2], x[3], out.shape[2], out.shape[3], k, s, pad};
 }
 
 // nearest: (arg0, ...) -> output; bilinear: (data, weight) -> output
@@ -387,8 +302,8 @@ void UpSamplingGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs 
   const bool sum = p.multi_input_mode == UpSamplingParam::MultiInput::kSum;
   for (size_t i = 0; i < in.size(); ++i) {
     const OpReq r = sum && i > 0 ? OpReq::kAddTo : req[0];
-    const int64_t offset = ChannelOffset(attrs, in, i);
-    const UpGeometry g = CheckUp(in[i], out[0], offset);
+    const int64_t offset = p.ChannelOffset(in, i);
+    const cpu::UpSamplingGeometry g = cpu::UpSamplingNearestGeometry(in[i], out[0], offset);
     gpu::UpSamplingNearestForward(in[i].dtype, g.n, g.c, g.big_c, g.h, g.w, g.sh, g.sw, offset,
                                   in[i].ptr, out[0].ptr, R(r), S(ctx));
   }
@@ -398,7 +313,8 @@ void UpSamplingGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs 
 // weight_grad)
 void UpSamplingBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                            Views out) {
-  if (attrs.param<UpSamplingParam>().bilinear()) {
+  const auto& p = attrs.param<UpSamplingParam>();
+  if (p.bilinear()) {
     gpu::DepthwiseDeconvBackward(in[1].dtype, BilinearGeometry(attrs, in[1], in[2], in[0]),
                                  in[0].ptr, in[1].ptr, in[2].ptr, out[0].ptr, R(req[0]), out[1].ptr,
                                  R(req[1]), S(ctx));
@@ -406,8 +322,8 @@ void UpSamplingBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views i
   }
   for (size_t i = 0; i < out.size(); ++i) {
     if (req[i] == OpReq::kNull) continue;
-    const int64_t offset = ChannelOffset(attrs, out, i);
-    const UpGeometry g = CheckUp(out[i], in[0], offset);
+    const int64_t offset = p.ChannelOffset(out, i);
+    const cpu::UpSamplingGeometry g = cpu::UpSamplingNearestGeometry(out[i], in[0], offset);
     gpu::UpSamplingNearestBackward(in[0].dtype, g.n, g.c, g.big_c, g.h, g.w, g.sh, g.sw, offset,
                                    in[0].ptr, out[i].ptr, R(req[i]), S(ctx));
   }

@@ -69,7 +69,8 @@ void UpSamplingShape(ShapeContext& ctx) {
 // Bilinear upsampling's depthwise deconvolution (MXNet's): kernel 2s - s%2, stride s,
 // pad ceil((s - 1) / 2), one group per channel.
 cpu::ConvolutionParams BilinearParams(const NodeAttrs& attrs, const Shape& data) {
-  const int64_t s = attrs.param<UpSamplingParam>().scale, k = 2 * s - s % 2, pad = s / 2;
+  const auto& p = attrs.param<UpSamplingParam>();
+  const int64_t s = p.scale, k = p.bilinear_kernel(), pad = p.bilinear_pad();
   return {.kernel = {k, k},
           .stride = {s, s},
           .dilate = {1, 1},
@@ -77,16 +78,6 @@ cpu::ConvolutionParams BilinearParams(const NodeAttrs& attrs, const Shape& data)
           .num_filter = data[1],
           .num_group = data[1],
           .no_bias = true};
-}
-
-// Where input i's channels start in the output: concatenated, or all at 0 when summed.
-int64_t ChannelOffset(const NodeAttrs& attrs, Views inputs, size_t i) {
-  if (attrs.param<UpSamplingParam>().multi_input_mode == UpSamplingParam::MultiInput::kSum) {
-    return 0;
-  }
-  int64_t offset = 0;
-  for (size_t k = 0; k < i; ++k) offset += inputs[k].shape[1];
-  return offset;
 }
 
 // nearest: (arg0, ...) -> output; bilinear: (data, weight) -> output
@@ -100,7 +91,7 @@ void UpSamplingCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs 
   const bool sum = p.multi_input_mode == UpSamplingParam::MultiInput::kSum;
   for (size_t i = 0; i < in.size(); ++i) {
     const OpReq r = sum && i > 0 && req[0] != OpReq::kNull ? OpReq::kAddTo : req[0];
-    cpu::UpSamplingNearestForward(in[i], out[0], ChannelOffset(attrs, in, i), r);
+    cpu::UpSamplingNearestForward(in[i], out[0], p.ChannelOffset(in, i), r);
   }
 }
 
@@ -108,13 +99,14 @@ void UpSamplingCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs 
 // weight_grad)
 void UpSamplingBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                                Views out) {
-  if (attrs.param<UpSamplingParam>().bilinear()) {
+  const auto& p = attrs.param<UpSamplingParam>();
+  if (p.bilinear()) {
     cpu::DeconvolutionBackward(BilinearParams(attrs, in[1].shape), in[0], in[1], in[2], out[0],
                                req[0], out[1], req[1], nullptr, OpReq::kNull);
     return;
   }
   for (size_t i = 0; i < out.size(); ++i) {
-    cpu::UpSamplingNearestBackward(in[0], ChannelOffset(attrs, out, i), out[i], req[i]);
+    cpu::UpSamplingNearestBackward(in[0], p.ChannelOffset(out, i), out[i], req[i]);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "loom/core/operator.h"
@@ -43,6 +44,18 @@ struct UpSamplingParam {
     d("workspace", &P::workspace).Default(512).Min(0).Describe("Workspace limit in MB.");
   }
   bool bilinear() const { return sample_type == Sample::kBilinear; }
+  /// Bilinear: the depthwise deconvolution's kernel size (2 scale - scale % 2; its stride is
+  /// scale) and padding (MXNet's ceil((scale - 1) / 2)).
+  int64_t bilinear_kernel() const { return 2 * scale - scale % 2; }
+  int64_t bilinear_pad() const { return scale / 2; }
+  /// Nearest: where input i of `inputs` (the inputs or their gradients) starts in the output's
+  /// channels: concatenated along axis 1, or all at 0 when summed.
+  int64_t ChannelOffset(std::span<const TensorView> inputs, size_t i) const {
+    if (multi_input_mode == MultiInput::kSum) return 0;
+    int64_t offset = 0;
+    for (size_t k = 0; k < i; ++k) offset += inputs[k].shape[1];
+    return offset;
+  }
 };
 
 }  // namespace loom::ops
