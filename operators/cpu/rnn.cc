@@ -12,31 +12,12 @@ namespace {
 
 constexpr std::string_view kOp = "RNN";
 
-// Sizes and offsets: parameters (weights then biases) and the reserve buffer.
-struct RnnLayout {
+// Sizes and offsets: parameters (RnnParamLayout) and the reserve buffer.
+struct RnnLayout : RnnParamLayout {
   RnnMode mode;
-  int64_t T, N, I, H, L, D, G;
+  int64_t T, N;
   bool dropout;  // masks between layers are kept in the reserve
   double p;      // dropout probability
-
-  int64_t GH() const { return G * H; }
-  int64_t In(int64_t l) const { return l == 0 ? I : D * H; }
-
-  // Parameters.
-  int64_t WeightsSize() const {
-    int64_t n = 0;
-    for (int64_t l = 0; l < L; ++l) n += D * GH() * (In(l) + H);
-    return n;
-  }
-  int64_t ParamSize() const { return WeightsSize() + L * D * 2 * GH(); }
-  int64_t Wi2h(int64_t l, int64_t d) const {
-    int64_t off = 0;
-    for (int64_t k = 0; k < l; ++k) off += D * GH() * (In(k) + H);
-    return off + d * GH() * (In(l) + H);
-  }
-  int64_t Wh2h(int64_t l, int64_t d) const { return Wi2h(l, d) + GH() * In(l); }
-  int64_t Bi2h(int64_t l, int64_t d) const { return WeightsSize() + (l * D + d) * 2 * GH(); }
-  int64_t Bh2h(int64_t l, int64_t d) const { return Bi2h(l, d) + GH(); }
 
   // Reserve, per layer: outputs (T, N, D*H), per direction gates (T, N, G*H) and, for LSTM the
   // cell states, for GRU W_hn h + b_hn (T, N, H); for layers below the top with dropout, the
@@ -63,14 +44,14 @@ RnnLayout MakeLayout(const RnnParams& p, int64_t seq_len, int64_t batch, int64_t
              ": expected state_size >= 1 and num_layers >= 1 but got ", p.state_size, " and ",
              p.num_layers);
   LOOM_CHECK(p.p >= 0 && p.p < 1, kOp, ": expected dropout p in [0, 1) but got ", p.p);
-  return RnnLayout{p.mode,
+  return RnnLayout{{.I = input,
+                    .H = p.state_size,
+                    .L = p.num_layers,
+                    .D = p.bidirectional ? 2 : 1,
+                    .G = RnnGates(p.mode)},
+                   p.mode,
                    seq_len,
                    batch,
-                   input,
-                   p.state_size,
-                   p.num_layers,
-                   p.bidirectional ? 2 : 1,
-                   RnnGates(p.mode),
                    p.p > 0 && p.num_layers > 1,
                    p.p};
 }

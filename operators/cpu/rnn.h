@@ -35,6 +35,30 @@ struct RnnParams {
 
 /// Gates per cell: 1 (vanilla), 4 (LSTM), 3 (GRU).
 int64_t RnnGates(RnnMode mode);
+
+/// Offsets (in elements) into the flat `params` layout described above, for I inputs, H units,
+/// L layers, D directions and G gates. Shared with the GPU kernels (operators/cuda/rnn_gpu.cc).
+struct RnnParamLayout {
+  int64_t I = 0, H = 0, L = 0, D = 1, G = 1;
+  int64_t GH() const { return G * H; }
+  /// Inputs of layer l.
+  int64_t In(int64_t l) const { return l == 0 ? I : D * H; }
+  int64_t WeightsSize() const {
+    int64_t n = 0;
+    for (int64_t l = 0; l < L; ++l) n += D * GH() * (In(l) + H);
+    return n;
+  }
+  int64_t ParamSize() const { return WeightsSize() + L * D * 2 * GH(); }
+  /// Where layer l direction d's i2h weight, h2h weight, i2h bias and h2h bias start.
+  int64_t Wi2h(int64_t l, int64_t d) const {
+    int64_t off = 0;
+    for (int64_t k = 0; k < l; ++k) off += D * GH() * (In(k) + H);
+    return off + d * GH() * (In(l) + H);
+  }
+  int64_t Wh2h(int64_t l, int64_t d) const { return Wi2h(l, d) + GH() * In(l); }
+  int64_t Bi2h(int64_t l, int64_t d) const { return WeightsSize() + (l * D + d) * 2 * GH(); }
+  int64_t Bh2h(int64_t l, int64_t d) const { return Bi2h(l, d) + GH(); }
+};
 /// Number of elements of `params` for input size I.
 int64_t RnnParamSize(const RnnParams& p, int64_t input_size);
 /// Elements of the reserve buffer RnnForward fills and RnnBackward reads.

@@ -17,6 +17,7 @@
 
 #include "loom/core/operator.h"
 #include "operators/cpu/common.h"
+#include "operators/cpu/rnn.h"
 #include "operators/cuda/gpu_util.h"
 #include "operators/cuda/nn_kernels.h"
 #include "operators/src/rnn_param.h"
@@ -50,26 +51,11 @@ const RNNParam& SupportedParams(const NodeAttrs& attrs, bool training) {
   return p;
 }
 
-// Sizes of one call: x (T, N, I), states (L*D, N, H), y (T, N, D*H); G gates.
-struct RnnDims {
-  int64_t T = 0, N = 0, I = 0, H = 0, L = 0, D = 1, G = 1;
+// Sizes of one call: x (T, N, I), states (L*D, N, H), y (T, N, D*H); G gates; params laid out
+// as the CPU kernel's.
+struct RnnDims : cpu::RnnParamLayout {
+  int64_t T = 0, N = 0;
   bool lstm = false;
-  int64_t GH() const { return G * H; }
-  int64_t In(int64_t l) const { return l == 0 ? I : D * H; }
-  int64_t WeightsSize() const {
-    int64_t n = 0;
-    for (int64_t l = 0; l < L; ++l) n += D * GH() * (In(l) + H);
-    return n;
-  }
-  int64_t ParamSize() const { return WeightsSize() + L * D * 2 * GH(); }
-  int64_t Wi2h(int64_t l, int64_t d) const {
-    int64_t off = 0;
-    for (int64_t k = 0; k < l; ++k) off += D * GH() * (In(k) + H);
-    return off + d * GH() * (In(l) + H);
-  }
-  int64_t Wh2h(int64_t l, int64_t d) const { return Wi2h(l, d) + GH() * In(l); }
-  int64_t Bi2h(int64_t l, int64_t d) const { return WeightsSize() + (l * D + d) * 2 * GH(); }
-  int64_t Bh2h(int64_t l, int64_t d) const { return Bi2h(l, d) + GH(); }
   int64_t StateSize() const { return L * D * N * H; }
 };
 
