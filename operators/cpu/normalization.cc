@@ -12,8 +12,14 @@ namespace {
 constexpr std::string_view kL2 = "L2Normalization";
 constexpr std::string_view kInstance = "InstanceNorm";
 
-// The groups L2Normalization reduces: (outer, n, inner), reducing over n; norm index o*inner+i.
-AxisSplit L2Groups(L2NormMode mode, const Shape& s) {
+template <typename T>
+void Store(OpReq req, T& dst, double v) {
+  dst = static_cast<T>(req == OpReq::kAddTo ? static_cast<double>(dst) + v : v);
+}
+
+}  // namespace
+
+AxisSplit L2NormGroups(L2NormMode mode, const Shape& s) {
   LOOM_CHECK_TYPED(ShapeError, s.ndim() >= (mode == L2NormMode::kInstance ? 1 : 3), kL2,
                    ": expected data of at least ", mode == L2NormMode::kInstance ? 1 : 3,
                    " dimensions but got ", s.ToString());
@@ -34,21 +40,11 @@ AxisSplit L2Groups(L2NormMode mode, const Shape& s) {
   return g;
 }
 
-template <typename T>
-void Store(OpReq req, T& dst, double v) {
-  dst = static_cast<T>(req == OpReq::kAddTo ? static_cast<double>(dst) + v : v);
-}
-
-// (N, C, M) view of InstanceNorm's data.
-struct InstanceLayout {
-  int64_t n, c, m;
-};
-
-InstanceLayout CheckInstance(const TensorView& x, const TensorView& gamma, const TensorView& mean,
-                             const TensorView& var) {
+InstanceNormLayout InstanceNormShapes(const TensorView& x, const TensorView& gamma,
+                                      const TensorView& mean, const TensorView& var) {
   LOOM_CHECK_TYPED(ShapeError, x.shape.ndim() >= 2, kInstance,
                    ": expected data (batch, channel, ...) but got ", x.shape.ToString());
-  const InstanceLayout l{x.shape[0], x.shape[1], x.shape.Size(2, x.shape.ndim())};
+  const InstanceNormLayout l{x.shape[0], x.shape[1], x.shape.Size(2, x.shape.ndim())};
   CheckSize(gamma, l.c, kInstance, "gamma");
   CheckSize(mean, l.n * l.c, kInstance, "mean");
   CheckSize(var, l.n * l.c, kInstance, "var");
@@ -58,14 +54,12 @@ InstanceLayout CheckInstance(const TensorView& x, const TensorView& gamma, const
   return l;
 }
 
-}  // namespace
-
 void L2NormalizationForward(L2NormMode mode, double eps, const TensorView& x, const TensorView& y,
                             OpReq req, const TensorView& norm) {
   CheckSameShape(x, y, kL2, "data", "out");
   CheckSameDType(x, y, kL2, "data", "out");
   CheckSameDType(x, norm, kL2, "data", "norm");
-  const AxisSplit g = L2Groups(mode, x.shape);
+  const AxisSplit g = L2NormGroups(mode, x.shape);
   CheckSize(norm, g.outer * g.inner, kL2, "norm");
   DispatchFloat(x.dtype, kL2, [&]<typename T>(Tag<T>) {
     const T* px = x.data<T>();
@@ -108,7 +102,7 @@ void L2NormalizationBackward(L2NormMode mode, const TensorView& dy, const Tensor
   CheckSameDType(y, dy, kL2, "out", "out_grad");
   CheckSameDType(y, dx, kL2, "out", "data_grad");
   CheckSameDType(y, norm, kL2, "out", "norm");
-  const AxisSplit g = L2Groups(mode, y.shape);
+  const AxisSplit g = L2NormGroups(mode, y.shape);
   CheckSize(norm, g.outer * g.inner, kL2, "norm");
   DispatchFloat(y.dtype, kL2, [&]<typename T>(Tag<T>) {
     const T* pg = dy.data<T>();
@@ -144,7 +138,7 @@ void InstanceNormForward(double eps, const TensorView& x, const TensorView& gamm
                          const TensorView& mean, const TensorView& var) {
   CheckSameShape(x, y, kInstance, "data", "out");
   CheckSameDType(x, y, kInstance, "data", "out");
-  const InstanceLayout l = CheckInstance(x, gamma, mean, var);
+  const InstanceNormLayout l = InstanceNormShapes(x, gamma, mean, var);
   CheckSize(beta, l.c, kInstance, "beta");
   CheckSameDType(x, beta, kInstance, "data", "beta");
   DispatchFloat(x.dtype, kInstance, [&]<typename T>(Tag<T>) {
@@ -181,7 +175,7 @@ void InstanceNormBackward(double eps, const TensorView& dy, const TensorView& x,
                           const TensorView& gamma, const TensorView& mean, const TensorView& var,
                           const TensorView& dx, OpReq dx_req, const TensorView& dgamma,
                           OpReq gamma_req, const TensorView& dbeta, OpReq beta_req) {
-  const InstanceLayout l = CheckInstance(x, gamma, mean, var);
+  const InstanceNormLayout l = InstanceNormShapes(x, gamma, mean, var);
   CheckSameShape(x, dy, kInstance, "data", "out_grad");
   CheckSameDType(x, dy, kInstance, "data", "out_grad");
   if (dx_req != OpReq::kNull) CheckSameShape(x, dx, kInstance, "data", "data_grad");

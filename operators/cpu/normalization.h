@@ -18,10 +18,24 @@
 #include <cstdint>
 
 #include "loom/core/kernel.h"
+#include "operators/cpu/common.h"
 
 namespace loom::cpu {
 
 enum class L2NormMode : uint8_t { kInstance, kChannel, kSpatial };
+
+/// Geometry and checks shared with the GPU kernels (operators/cuda/norm_gpu.cc).
+/// The groups L2Normalization reduces in data of shape s: (outer, n, inner), reducing over n; norm
+/// index o * inner + i. Throws ShapeError when s has too few axes for the mode.
+AxisSplit L2NormGroups(L2NormMode mode, const Shape& s);
+
+/// InstanceNorm's data read as (n, c, m): batch, channels, positions per channel.
+struct InstanceNormLayout {
+  int64_t n, c, m;
+};
+/// Checks gamma (c), mean and var (n * c) against data x (sizes and dtypes), naming InstanceNorm.
+InstanceNormLayout InstanceNormShapes(const TensorView& x, const TensorView& gamma,
+                                      const TensorView& mean, const TensorView& var);
 
 void L2NormalizationForward(L2NormMode mode, double eps, const TensorView& x, const TensorView& y,
                             OpReq req, const TensorView& norm);

@@ -1,6 +1,7 @@
 // GPU kernels of L2Normalization and InstanceNorm with their gradients, as the CPU kernels
 // (operators/cpu/normalization.cc) compute them.
 #include "operators/cpu/common.h"
+#include "operators/cpu/normalization.h"
 #include "operators/cuda/gpu_util.h"
 #include "operators/cuda/norm_kernels.h"
 #include "operators/src/normalization_param.h"
@@ -14,28 +15,9 @@ using Reqs = std::span<const OpReq>;
 constexpr const char* kL2 = "L2Normalization";
 constexpr const char* kInstance = "InstanceNorm";
 
-// The groups L2Normalization reduces: (outer, n, inner), reducing over n.
+// The CPU kernel's groups (cpu/normalization.h).
 cpu::AxisSplit L2Groups(const NodeAttrs& attrs, const Shape& s) {
-  using Mode = L2NormalizationParam::Mode;
-  const Mode mode = attrs.param<L2NormalizationParam>().mode;
-  LOOM_CHECK_TYPED(ShapeError, s.ndim() >= (mode == Mode::kInstance ? 1 : 3), kL2,
-                   ": expected data of at least ", mode == Mode::kInstance ? 1 : 3,
-                   " dimensions but got ", s.ToString());
-  cpu::AxisSplit g;
-  switch (mode) {
-    case Mode::kInstance:
-      g.outer = s[0];
-      g.n = s.Size(1, s.ndim());
-      break;
-    case Mode::kChannel:
-      g = cpu::SplitAt(s, 1);
-      break;
-    case Mode::kSpatial:
-      g.outer = s[0] * s[1];
-      g.n = s.Size(2, s.ndim());
-      break;
-  }
-  return g;
+  return cpu::L2NormGroups(attrs.param<L2NormalizationParam>().kernel_mode(), s);
 }
 
 // data -> (output, norm)
@@ -67,30 +49,12 @@ void L2NormalizationBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Vi
                       static_cast<int>(req[0]), ctx.run.stream);
 }
 
-struct InstanceLayout {
-  int64_t n, c, m;
-};
-
-InstanceLayout CheckInstance(const TensorView& x, const TensorView& gamma, const TensorView& mean,
-                             const TensorView& var) {
-  LOOM_CHECK_TYPED(ShapeError, x.shape.ndim() >= 2, kInstance,
-                   ": expected data (batch, channel, ...) but got ", x.shape.ToString());
-  const InstanceLayout l{x.shape[0], x.shape[1], x.shape.Size(2, x.shape.ndim())};
-  cpu::CheckSize(gamma, l.c, kInstance, "gamma");
-  cpu::CheckSize(mean, l.n * l.c, kInstance, "mean");
-  cpu::CheckSize(var, l.n * l.c, kInstance, "var");
-  cpu::CheckSameDType(x, gamma, kInstance, "data", "gamma");
-  cpu::CheckSameDType(x, mean, kInstance, "data", "mean");
-  cpu::CheckSameDType(x, var, kInstance, "data", "var");
-  return l;
-}
-
 // (data, gamma, beta) -> (output, mean, var)
 void InstanceNormGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   const TensorView &x = in[0], &gamma = in[1], &beta = in[2];
   cpu::CheckSameShape(x, out[0], kInstance, "data", "out");
   cpu::CheckSameDType(x, out[0], kInstance, "data", "out");
-  const InstanceLayout l = CheckInstance(x, gamma, out[1], out[2]);
+  const cpu::InstanceNormLayout l = cpu::InstanceNormShapes(x, gamma, out[1], out[2]);
   cpu::CheckSize(beta, l.c, kInstance, "beta");
   cpu::CheckSameDType(x, beta, kInstance, "data", "beta");
   gpu::InstanceNormForward(x.dtype, l.n, l.c, l.m, attrs.param<InstanceNormParam>().eps, x.ptr,
@@ -102,7 +66,7 @@ void InstanceNormGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Req
 void InstanceNormBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                              Views out) {
   const TensorView &dy = in[0], &x = in[1], &gamma = in[2], &mean = in[3], &var = in[4];
-  const InstanceLayout l = CheckInstance(x, gamma, mean, var);
+  const cpu::InstanceNormLayout l = cpu::InstanceNormShapes(x, gamma, mean, var);
   cpu::CheckSameShape(x, dy, kInstance, "data", "out_grad");
   cpu::CheckSameDType(x, dy, kInstance, "data", "out_grad");
   if (req[0] != OpReq::kNull) cpu::CheckSameShape(x, out[0], kInstance, "data", "data_grad");

@@ -36,28 +36,18 @@ void L2NormalizationShape(ShapeContext& ctx) {
   ctx.SetOut(1, norm, "data " + Str(data));
 }
 
-cpu::L2NormMode KernelMode(const NodeAttrs& attrs) {
-  switch (attrs.param<L2NormalizationParam>().mode) {
-    case L2NormalizationParam::Mode::kChannel:
-      return cpu::L2NormMode::kChannel;
-    case L2NormalizationParam::Mode::kSpatial:
-      return cpu::L2NormMode::kSpatial;
-    default:
-      return cpu::L2NormMode::kInstance;
-  }
-}
-
 // data -> (output, norm)
 void L2NormalizationCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                             Views out) {
-  cpu::L2NormalizationForward(KernelMode(attrs), attrs.param<L2NormalizationParam>().eps, in[0],
-                              out[0], req[0], out[1]);
+  const auto& p = attrs.param<L2NormalizationParam>();
+  cpu::L2NormalizationForward(p.kernel_mode(), p.eps, in[0], out[0], req[0], out[1]);
 }
 
 // (out_grad, output, norm) -> data_grad
 void L2NormalizationBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                                     Views out) {
-  cpu::L2NormalizationBackward(KernelMode(attrs), in[0], in[1], in[2], out[0], req[0]);
+  cpu::L2NormalizationBackward(attrs.param<L2NormalizationParam>().kernel_mode(), in[0], in[1],
+                               in[2], out[0], req[0]);
 }
 
 LOOM_REGISTER_OP(L2Normalization)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "loom/core/operator.h"
+#include "operators/cpu/normalization.h"
 
 namespace loom::ops {
 
@@ -28,6 +29,17 @@ struct L2NormalizationParam {
         .Describe(
             "Normalise each instance, each position across channels (axis 1), or each "
             "channel across positions.");
+  }
+  /// The CPU and GPU kernels' name of the mode.
+  cpu::L2NormMode kernel_mode() const {
+    switch (mode) {
+      case Mode::kChannel:
+        return cpu::L2NormMode::kChannel;
+      case Mode::kSpatial:
+        return cpu::L2NormMode::kSpatial;
+      default:
+        return cpu::L2NormMode::kInstance;
+    }
   }
 };
 
