@@ -10,16 +10,73 @@ namespace {
 
 constexpr std::string_view kOp = "Pooling";
 
-// Spatial axes padded to three (leading neutral axes), and the plane count N * C.
-struct PoolGeometry {
-  int64_t planes = 0;
-  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1},
-          pad[3] = {0, 0, 0};
-  int64_t InSize() const { return in[0] * in[1] * in[2]; }
-  int64_t OutSize() const { return out[0] * out[1] * out[2]; }
+// The window of output position (o0, o1, o2): clipped bounds and the divisor avg uses.
+struct Window {
+  int64_t lo[3], hi[3];
+  int64_t divisor;
 };
 
-PoolGeometry MakeGeometry(const PoolingParams& p, const Shape& data, const Shape& out) {
+Window WindowAt(const PoolingGeometry& g, const int64_t o[3], bool count_include_pad) {
+  Window w;
+  int64_t padded = 1, clipped = 1;
+  for (int a = 0; a < 3; ++a) {
+    const int64_t start = o[a] * g.s[a] - g.pad[a];
+    const int64_t end = std::min(start + g.k[a], g.in[a] + g.pad[a]);
+    padded *= end - start;
+    w.lo[a] = std::max<int64_t>(start, 0);
+    w.hi[a] = std::min(end, g.in[a]);
+    clipped *= std::max<int64_t>(w.hi[a] - w.lo[a], 0);
+  }
+  w.divisor = count_include_pad ? padded : clipped;
+  return w;
+}
+
+template <typename F>
+void ForEachOutput(const PoolingGeometry& g, F&& f) {
+  int64_t o[3];
+  int64_t index = 0;
+  for (o[0] = 0; o[0] < g.out[0]; ++o[0])
+    for (o[1] = 0; o[1] < g.out[1]; ++o[1])
+      for (o[2] = 0; o[2] < g.out[2]; ++o[2]) f(o, index++);
+}
+
+// Index (flat over the plane) of the window's first maximum; -1 for an empty window.
+template <typename T>
+int64_t ArgMax(const PoolingGeometry& g, const Window& w, const T* x) {
+  int64_t best = -1;
+  T best_value = -std::numeric_limits<T>::infinity();
+  for (int64_t i0 = w.lo[0]; i0 < w.hi[0]; ++i0)
+    for (int64_t i1 = w.lo[1]; i1 < w.hi[1]; ++i1) {
+      const int64_t row = (i0 * g.in[1] + i1) * g.in[2];
+      for (int64_t i2 = w.lo[2]; i2 < w.hi[2]; ++i2) {
+        if (best < 0 || x[row + i2] > best_value) {
+          best = row + i2;
+          best_value = x[row + i2];
+        }
+      }
+    }
+  return best;
+}
+
+template <typename T>
+T WindowSum(const PoolingGeometry& g, const Window& w, const T* x) {
+  T sum = 0;
+  for (int64_t i0 = w.lo[0]; i0 < w.hi[0]; ++i0)
+    for (int64_t i1 = w.lo[1]; i1 < w.hi[1]; ++i1) {
+      const T* row = x + (i0 * g.in[1] + i1) * g.in[2];
+      for (int64_t i2 = w.lo[2]; i2 < w.hi[2]; ++i2) sum += row[i2];
+    }
+  return sum;
+}
+
+int64_t PlaneGrain(const PoolingGeometry& g) {
+  const int64_t work = std::max<int64_t>(1, g.InSize() + g.OutSize() * g.k[0] * g.k[1] * g.k[2]);
+  return std::max<int64_t>(1, 65536 / work);
+}
+
+}  // namespace
+
+PoolingGeometry PoolingShapes(const PoolingParams& p, const Shape& data, const Shape& out) {
   const int nsp = data.ndim() - 2;
   LOOM_CHECK_TYPED(ShapeError, nsp >= 1 && nsp <= 3 && out.ndim() == data.ndim(), kOp,
                    ": expected data and out with 3 to 5 axes (N, C, spatial...) but got ",
@@ -36,7 +93,7 @@ PoolGeometry MakeGeometry(const PoolingParams& p, const Shape& data, const Shape
                          (p.pad.empty() || static_cast<int>(p.pad.size()) == nsp),
                      kOp, ": expected stride and pad with ", nsp, " entries or none");
   }
-  PoolGeometry g;
+  PoolingGeometry g;
   g.planes = data[0] * data[1];
   for (int i = 0; i < nsp; ++i) {
     const int a = 3 - nsp + i;
@@ -57,72 +114,6 @@ PoolGeometry MakeGeometry(const PoolingParams& p, const Shape& data, const Shape
   return g;
 }
 
-// The window of output position (o0, o1, o2): clipped bounds and the divisor avg uses.
-struct Window {
-  int64_t lo[3], hi[3];
-  int64_t divisor;
-};
-
-Window WindowAt(const PoolGeometry& g, const int64_t o[3], bool count_include_pad) {
-  Window w;
-  int64_t padded = 1, clipped = 1;
-  for (int a = 0; a < 3; ++a) {
-    const int64_t start = o[a] * g.s[a] - g.pad[a];
-    const int64_t end = std::min(start + g.k[a], g.in[a] + g.pad[a]);
-    padded *= end - start;
-    w.lo[a] = std::max<int64_t>(start, 0);
-    w.hi[a] = std::min(end, g.in[a]);
-    clipped *= std::max<int64_t>(w.hi[a] - w.lo[a], 0);
-  }
-  w.divisor = count_include_pad ? padded : clipped;
-  return w;
-}
-
-template <typename F>
-void ForEachOutput(const PoolGeometry& g, F&& f) {
-  int64_t o[3];
-  int64_t index = 0;
-  for (o[0] = 0; o[0] < g.out[0]; ++o[0])
-    for (o[1] = 0; o[1] < g.out[1]; ++o[1])
-      for (o[2] = 0; o[2] < g.out[2]; ++o[2]) f(o, index++);
-}
-
-// Index (flat over the plane) of the window's first maximum; -1 for an empty window.
-template <typename T>
-int64_t ArgMax(const PoolGeometry& g, const Window& w, const T* x) {
-  int64_t best = -1;
-  T best_value = -std::numeric_limits<T>::infinity();
-  for (int64_t i0 = w.lo[0]; i0 < w.hi[0]; ++i0)
-    for (int64_t i1 = w.lo[1]; i1 < w.hi[1]; ++i1) {
-      const int64_t row = (i0 * g.in[1] + i1) * g.in[2];
-      for (int64_t i2 = w.lo[2]; i2 < w.hi[2]; ++i2) {
-        if (best < 0 || x[row + i2] > best_value) {
-          best = row + i2;
-          best_value = x[row + i2];
-        }
-      }
-    }
-  return best;
-}
-
-template <typename T>
-T WindowSum(const PoolGeometry& g, const Window& w, const T* x) {
-  T sum = 0;
-  for (int64_t i0 = w.lo[0]; i0 < w.hi[0]; ++i0)
-    for (int64_t i1 = w.lo[1]; i1 < w.hi[1]; ++i1) {
-      const T* row = x + (i0 * g.in[1] + i1) * g.in[2];
-      for (int64_t i2 = w.lo[2]; i2 < w.hi[2]; ++i2) sum += row[i2];
-    }
-  return sum;
-}
-
-int64_t PlaneGrain(const PoolGeometry& g) {
-  const int64_t work = std::max<int64_t>(1, g.InSize() + g.OutSize() * g.k[0] * g.k[1] * g.k[2]);
-  return std::max<int64_t>(1, 65536 / work);
-}
-
-}  // namespace
-
 int64_t PoolingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
                           PoolingConvention convention) {
   switch (convention) {
@@ -139,7 +130,7 @@ int64_t PoolingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pa
 void PoolingForward(const PoolingParams& p, const TensorView& data, const TensorView& out,
                     OpReq req) {
   if (req == OpReq::kNull) return;
-  const PoolGeometry g = MakeGeometry(p, data.shape, out.shape);
+  const PoolingGeometry g = PoolingShapes(p, data.shape, out.shape);
   CheckSameDType(data, out, kOp, "data", "out");
   DispatchFloat(data.dtype, kOp, [&]<typename T>(Tag<T>) {
     const T* x = data.data<T>();
@@ -168,7 +159,7 @@ void PoolingForward(const PoolingParams& p, const TensorView& data, const Tensor
 void PoolingBackward(const PoolingParams& p, const TensorView& out_grad, const TensorView& data,
                      const TensorView& data_grad, OpReq req) {
   if (req == OpReq::kNull) return;
-  const PoolGeometry g = MakeGeometry(p, data.shape, out_grad.shape);
+  const PoolingGeometry g = PoolingShapes(p, data.shape, out_grad.shape);
   CheckSameShape(data, data_grad, kOp, "data", "data_grad");
   CheckSameDType(data, out_grad, kOp, "data", "out_grad");
   CheckSameDType(data, data_grad, kOp, "data", "data_grad");

@@ -35,6 +35,19 @@ struct PoolingParams {
 int64_t PoolingOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
                           PoolingConvention convention);
 
+/// Spatial axes padded to three (leading neutral axes), and the plane count N * C. Shared with
+/// the GPU kernels (operators/cuda/pooling_gpu.cc).
+struct PoolingGeometry {
+  int64_t planes = 0;
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1},
+          pad[3] = {0, 0, 0};
+  int64_t InSize() const { return in[0] * in[1] * in[2]; }
+  int64_t OutSize() const { return out[0] * out[1] * out[2]; }
+};
+/// The windows of p (type and count_include_pad aside) from data (N, C, spatial...) to out,
+/// checked (ShapeError naming Pooling).
+PoolingGeometry PoolingShapes(const PoolingParams& p, const Shape& data, const Shape& out);
+
 void PoolingForward(const PoolingParams& p, const TensorView& data, const TensorView& out,
                     OpReq req);
 void PoolingBackward(const PoolingParams& p, const TensorView& out_grad, const TensorView& data,

@@ -4,6 +4,7 @@
 // cuDNN's pooling cannot express for the 'full' convention, sum and lp.
 #include "loom/core/operator.h"
 #include "operators/cpu/common.h"
+#include "operators/cpu/pooling.h"
 #include "operators/cuda/gpu_util.h"
 #include "operators/cuda/nn_kernels.h"
 #include "operators/src/pooling_param.h"
@@ -29,33 +30,20 @@ PoolCall Prepare(const NodeAttrs& attrs, const Shape& data, const Shape& out) {
   LOOM_CHECK_TYPED(NotSupportedError, !(p.layout && PoolingParam::ChannelLast(*p.layout)), kOp,
                    ": the GPU kernel supports channel-first layouts (NCW, NCHW, NCDHW) only but "
                    "got a channel-last layout");
-  const int nsp = data.ndim() - 2;
-  LOOM_CHECK_TYPED(ShapeError, nsp >= 1 && nsp <= 3 && out.ndim() == data.ndim(), kOp,
-                   ": expected data and out with 3 to 5 axes (N, C, spatial...) but got ",
-                   data.ToString(), " and ", out.ToString());
-  LOOM_CHECK_TYPED(ShapeError, out[0] == data[0] && out[1] == data[1], kOp,
-                   ": expected out to keep data's batch and channels ", data.ToString(),
-                   " but got ", out.ToString());
-  if (!p.global_pool) {
-    LOOM_CHECK_TYPED(ShapeError, p.kernel.ndim() == nsp, kOp, ": expected a ", nsp,
-                     "-D kernel for data ", data.ToString(), " but got ", p.kernel.ToString());
-  }
+  cpu::PoolingParams window;  // the CPU kernel's windows (type and divisor aside)
+  window.kernel.assign(p.kernel.begin(), p.kernel.end());
+  window.stride.assign(p.stride.begin(), p.stride.end());
+  window.pad.assign(p.pad.begin(), p.pad.end());
+  window.global_pool = p.global_pool;
+  const cpu::PoolingGeometry g = cpu::PoolingShapes(window, data, out);
   PoolCall c;
-  c.g.planes = data[0] * data[1];
-  for (int i = 0; i < nsp; ++i) {
-    const int a = 3 - nsp + i;
-    c.g.in[a] = data[2 + i];
-    c.g.out[a] = out[2 + i];
-    if (p.global_pool) {
-      c.g.k[a] = c.g.in[a];
-      LOOM_CHECK_TYPED(ShapeError, c.g.out[a] == 1, kOp,
-                       ": expected a global pool's out to have spatial size 1 but got ",
-                       out.ToString());
-    } else {
-      c.g.k[a] = p.kernel[i];
-      c.g.s[a] = p.stride.ndim() == 0 ? 1 : p.stride[i];
-      c.g.pad[a] = p.pad.ndim() == 0 ? 0 : p.pad[i];
-    }
+  c.g.planes = g.planes;
+  for (int a = 0; a < 3; ++a) {
+    c.g.in[a] = g.in[a];
+    c.g.out[a] = g.out[a];
+    c.g.k[a] = g.k[a];
+    c.g.s[a] = g.s[a];
+    c.g.pad[a] = g.pad[a];
   }
   switch (p.pool_type) {
     case PoolingParam::Type::kMax:
