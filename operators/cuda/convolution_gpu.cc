@@ -73,40 +73,6 @@ std::vector<int> CudnnDims(const Shape& s, bool channel_last, const char* op) {
   return d;
 }
 
-cpu::ConvolutionParams ConvolutionKernelParams(const ops::ConvolutionParam& p) {
-  return {.kernel = std::vector<int64_t>(p.kernel.begin(), p.kernel.end()),
-          .stride = std::vector<int64_t>(p.stride.begin(), p.stride.end()),
-          .dilate = std::vector<int64_t>(p.dilate.begin(), p.dilate.end()),
-          .pad = std::vector<int64_t>(p.pad.begin(), p.pad.end()),
-          .num_filter = p.num_filter,
-          .num_group = p.num_group,
-          .no_bias = p.no_bias,
-          .channel_last = p.data_layout().channel_last};
-}
-
-// MXNet's effective pad of a Deconvolution (computed from target_shape when it is set).
-cpu::ConvolutionParams DeconvolutionKernelParams(const ops::DeconvolutionParam& p,
-                                                 const Shape& data) {
-  const ops::Layout layout = p.data_layout();
-  cpu::ConvolutionParams k;
-  k.num_filter = p.num_filter;
-  k.num_group = p.num_group;
-  k.no_bias = p.no_bias;
-  k.channel_last = layout.channel_last;
-  for (int i = 0; i < p.kernel.ndim(); ++i) {
-    k.kernel.push_back(p.kernel[i]);
-    k.stride.push_back(p.stride[i]);
-    k.dilate.push_back(p.dilate[i]);
-    int64_t pad = p.pad[i];
-    if (p.has_target()) {
-      const int64_t x = data[layout.spatial_axis(i)];
-      pad = (p.stride[i] * (x - 1) + p.dilated_kernel(i) - p.target_shape[i] + 1) / 2;
-    }
-    k.pad.push_back(pad);
-  }
-  return k;
-}
-
 // The cuDNN convolution for tensors x (input), w, y (output) as stored.
 ConvGeometry MakeGeometry(const char* op, const cpu::ConvolutionParams& p, const OpContext& ctx,
                           const TensorView& x, const TensorView& w, const TensorView& y,
@@ -425,8 +391,8 @@ void BiasGradient(const OpContext& ctx, const ConvGeometry& g, const std::vector
 void ConvolutionGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   if (req[0] == OpReq::kNull) return;
   const auto& p = attrs.param<ops::ConvolutionParam>();
-  const ConvGeometry g = MakeGeometry("Convolution", ConvolutionKernelParams(p), ctx, in[0], in[1],
-                                      out[0], p.cudnn_tune, p.workspace);
+  const ConvGeometry g = MakeGeometry("Convolution", p.kernel_params(), ctx, in[0], in[1], out[0],
+                                      p.cudnn_tune, p.workspace);
   RunForward(ctx, g, in[0].ptr, in[1].ptr, out[0].ptr, req[0]);
   if (!p.no_bias) AddBias(ctx, g, g.y, in[2], out[0].ptr);
 }
@@ -435,8 +401,8 @@ void ConvolutionGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs
 void ConvolutionGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                         Views out) {
   const auto& p = attrs.param<ops::ConvolutionParam>();
-  const ConvGeometry g = MakeGeometry("Convolution", ConvolutionKernelParams(p), ctx, in[1], in[2],
-                                      in[0], p.cudnn_tune, p.workspace);
+  const ConvGeometry g = MakeGeometry("Convolution", p.kernel_params(), ctx, in[1], in[2], in[0],
+                                      p.cudnn_tune, p.workspace);
   if (req[0] != OpReq::kNull) cpu::CheckSameShape(in[1], out[0], g.op, "data", "data_grad");
   if (req[1] != OpReq::kNull) cpu::CheckSameShape(in[2], out[1], g.op, "weight", "weight_grad");
   RunBackwardData(ctx, g, in[2].ptr, in[0].ptr, out[0].ptr, req[0]);
@@ -450,8 +416,8 @@ void ConvolutionGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, 
 void DeconvolutionGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   if (req[0] == OpReq::kNull) return;
   const auto& p = attrs.param<ops::DeconvolutionParam>();
-  const ConvGeometry g = MakeGeometry("Deconvolution", DeconvolutionKernelParams(p, in[0].shape),
-                                      ctx, out[0], in[1], in[0], p.cudnn_tune, p.workspace);
+  const ConvGeometry g = MakeGeometry("Deconvolution", p.kernel_params(in[0].shape), ctx, out[0],
+                                      in[1], in[0], p.cudnn_tune, p.workspace);
   RunBackwardData(ctx, g, in[1].ptr, in[0].ptr, out[0].ptr, req[0]);
   if (!p.no_bias) AddBias(ctx, g, g.x, in[2], out[0].ptr);
 }
@@ -460,8 +426,8 @@ void DeconvolutionGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Re
 void DeconvolutionGradGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                           Views out) {
   const auto& p = attrs.param<ops::DeconvolutionParam>();
-  const ConvGeometry g = MakeGeometry("Deconvolution", DeconvolutionKernelParams(p, in[1].shape),
-                                      ctx, in[0], in[2], in[1], p.cudnn_tune, p.workspace);
+  const ConvGeometry g = MakeGeometry("Deconvolution", p.kernel_params(in[1].shape), ctx, in[0],
+                                      in[2], in[1], p.cudnn_tune, p.workspace);
   if (req[0] != OpReq::kNull) cpu::CheckSameShape(in[1], out[0], g.op, "data", "data_grad");
   if (req[1] != OpReq::kNull) cpu::CheckSameShape(in[2], out[1], g.op, "weight", "weight_grad");
   RunForward(ctx, g, in[0].ptr, in[2].ptr, out[0].ptr, req[0]);

@@ -2,8 +2,8 @@
 // gradient is one _backward_Convolution node.
 #include "operators/cpu/convolution.h"
 
-#include "nn_util.h"
 #include "convolution_param.h"
+#include "nn_util.h"
 
 namespace loom::ops {
 namespace {
@@ -59,29 +59,15 @@ void ConvolutionShape(ShapeContext& ctx) {
   ctx.SetIn(0, data, "the output shape " + o.ToString());
 }
 
-std::vector<int64_t> Dims(const Shape& s) { return std::vector<int64_t>(s.begin(), s.end()); }
-
-cpu::ConvolutionParams KernelParams(const NodeAttrs& attrs) {
-  const auto& p = attrs.param<ConvolutionParam>();
-  return {.kernel = Dims(p.kernel),
-          .stride = Dims(p.stride),
-          .dilate = Dims(p.dilate),
-          .pad = Dims(p.pad),
-          .num_filter = p.num_filter,
-          .num_group = p.num_group,
-          .no_bias = p.no_bias,
-          .channel_last = p.data_layout().channel_last};
-}
-
 void ConvolutionCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
-  const cpu::ConvolutionParams p = KernelParams(attrs);
+  const cpu::ConvolutionParams p = attrs.param<ConvolutionParam>().kernel_params();
   cpu::ConvolutionForward(p, in[0], in[1], p.no_bias ? nullptr : &in[2], out[0], req[0]);
 }
 
 // (out_grad, data, weight) -> (data_grad, weight_grad[, bias_grad])
 void ConvolutionBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                                 Views out) {
-  const cpu::ConvolutionParams p = KernelParams(attrs);
+  const cpu::ConvolutionParams p = attrs.param<ConvolutionParam>().kernel_params();
   cpu::ConvolutionBackward(p, in[0], in[1], in[2], out[0], req[0], out[1], req[1],
                            p.no_bias ? nullptr : &out[2], p.no_bias ? OpReq::kNull : req[2]);
 }

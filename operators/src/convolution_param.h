@@ -3,6 +3,7 @@
 #pragma once
 
 #include "nn_util.h"
+#include "operators/cpu/convolution.h"
 
 namespace loom::ops {
 
@@ -85,6 +86,17 @@ struct ConvolutionParam {
     return Layout{last, kernel.ndim()};
   }
   int64_t dilated_kernel(int i) const { return 1 + (kernel[i] - 1) * dilate[i]; }
+  /// The CPU and GPU kernels' parameters.
+  cpu::ConvolutionParams kernel_params() const {
+    return {.kernel = std::vector<int64_t>(kernel.begin(), kernel.end()),
+            .stride = std::vector<int64_t>(stride.begin(), stride.end()),
+            .dilate = std::vector<int64_t>(dilate.begin(), dilate.end()),
+            .pad = std::vector<int64_t>(pad.begin(), pad.end()),
+            .num_filter = num_filter,
+            .num_group = num_group,
+            .no_bias = no_bias,
+            .channel_last = data_layout().channel_last};
+  }
 };
 
 }  // namespace loom::ops

@@ -1,8 +1,8 @@
 // Deconvolution (transposed convolution) over 1, 2 or 3 spatial dimensions; its gradient is one
 // _backward_Deconvolution node.
+#include "deconvolution_param.h"
 #include "nn_util.h"
 #include "operators/cpu/convolution.h"
-#include "deconvolution_param.h"
 
 namespace loom::ops {
 namespace {
@@ -90,39 +90,15 @@ void DeconvolutionShape(ShapeContext& ctx) {
   ctx.SetIn(0, data, "the output shape " + Str(o));
 }
 
-// The kernel's parameters: MXNet's effective padding (from target_shape when given; the output's
-// shape carries adj).
-cpu::ConvolutionParams KernelParams(const NodeAttrs& attrs, const Shape& data) {
-  const auto& p = attrs.param<DeconvolutionParam>();
-  const Layout layout = p.data_layout();
-  cpu::ConvolutionParams k;
-  k.num_filter = p.num_filter;
-  k.num_group = p.num_group;
-  k.no_bias = p.no_bias;
-  k.channel_last = layout.channel_last;
-  for (int i = 0; i < p.kernel.ndim(); ++i) {
-    k.kernel.push_back(p.kernel[i]);
-    k.stride.push_back(p.stride[i]);
-    k.dilate.push_back(p.dilate[i]);
-    int64_t pad = p.pad[i];
-    if (p.has_target()) {
-      const int64_t x = data[layout.spatial_axis(i)];
-      pad = (p.stride[i] * (x - 1) + p.dilated_kernel(i) - p.target_shape[i] + 1) / 2;
-    }
-    k.pad.push_back(pad);
-  }
-  return k;
-}
-
 void DeconvolutionCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req, Views out) {
-  const cpu::ConvolutionParams p = KernelParams(attrs, in[0].shape);
+  const cpu::ConvolutionParams p = attrs.param<DeconvolutionParam>().kernel_params(in[0].shape);
   cpu::DeconvolutionForward(p, in[0], in[1], p.no_bias ? nullptr : &in[2], out[0], req[0]);
 }
 
 // (out_grad, data, weight) -> (data_grad, weight_grad[, bias_grad])
 void DeconvolutionBackwardCompute(const NodeAttrs& attrs, const OpContext&, Views in, Reqs req,
                                   Views out) {
-  const cpu::ConvolutionParams p = KernelParams(attrs, in[1].shape);
+  const cpu::ConvolutionParams p = attrs.param<DeconvolutionParam>().kernel_params(in[1].shape);
   cpu::DeconvolutionBackward(p, in[0], in[1], in[2], out[0], req[0], out[1], req[1],
                              p.no_bias ? nullptr : &out[2], p.no_bias ? OpReq::kNull : req[2]);
 }

@@ -4,6 +4,7 @@
 
 #include "convolution_param.h"
 #include "nn_util.h"
+#include "operators/cpu/convolution.h"
 
 namespace loom::ops {
 
@@ -103,6 +104,28 @@ struct DeconvolutionParam {
       if (t != 0) return true;
     }
     return false;
+  }
+  /// The CPU and GPU kernels' parameters for data of shape `data`: MXNet's effective padding
+  /// (computed from target_shape when it is set; the output's shape carries adj).
+  cpu::ConvolutionParams kernel_params(const Shape& data) const {
+    const Layout l = data_layout();
+    cpu::ConvolutionParams k;
+    k.num_filter = num_filter;
+    k.num_group = num_group;
+    k.no_bias = no_bias;
+    k.channel_last = l.channel_last;
+    for (int i = 0; i < kernel.ndim(); ++i) {
+      k.kernel.push_back(kernel[i]);
+      k.stride.push_back(stride[i]);
+      k.dilate.push_back(dilate[i]);
+      int64_t p = pad[i];
+      if (has_target()) {
+        const int64_t x = data[l.spatial_axis(i)];
+        p = (stride[i] * (x - 1) + dilated_kernel(i) - target_shape[i] + 1) / 2;
+      }
+      k.pad.push_back(p);
+    }
+    return k;
   }
 };
 
