@@ -9,8 +9,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
 using Act = ops::ActivationParam::Act;
 
 // nn_activation.cu's codes: relu 0, sigmoid 1, tanh 2, softrelu 3, softsign 4.

@@ -19,9 +19,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
 constexpr const char* kOp = "BatchNorm";
 
 cpu::AxisSplit Split(const ops::BatchNormParam& p, const TensorView& data,

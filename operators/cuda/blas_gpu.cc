@@ -17,9 +17,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
 int Int32(int64_t v, const char* op) {
   LOOM_CHECK_TYPED(NotSupportedError, v <= std::numeric_limits<int32_t>::max(), op,
                    " on GPU: a matrix dimension of ", v, " exceeds cuBLAS's 32-bit sizes");

@@ -31,11 +31,6 @@ IndexMap MakeIndexMap(const Shape& full, std::initializer_list<const Shape*> ope
 
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
-int Req(OpReq r) { return static_cast<int>(r); }
-
 // Bytes rounded up so that the next region of a shared workspace stays aligned.
 size_t Aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 

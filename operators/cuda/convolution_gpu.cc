@@ -26,8 +26,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
 using ops::CudnnTune;
 
 enum class Direction { kForward, kBackwardData, kBackwardFilter };

@@ -13,9 +13,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
 bool Overwrites(OpReq req) { return req == OpReq::kWriteTo || req == OpReq::kWriteInplace; }
 
 // y (req) = x: equal element counts (reshapes change only the shape) and dtypes.

@@ -12,9 +12,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
 constexpr const char* kOp = "Dropout";
 
 cpu::DropoutParams KernelParams(const NodeAttrs& attrs) {

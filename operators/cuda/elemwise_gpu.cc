@@ -14,11 +14,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
-int Req(OpReq r) { return static_cast<int>(r); }
-
 // ---- unary -----------------------------------------------------------------------------------
 
 // Whether the backward operator's second input is the forward input (else the forward output).

@@ -15,12 +15,21 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
+#include <span>
+
 #include "loom/core/kernel.h"
 #include "loom/scheduler/error.h"
 
 namespace loom::gpu {
 
 using ::loom::detail::StrCat;
+
+/// The FCompute signature's input/output and request spans, as the kernels name them.
+using Views = std::span<const TensorView>;
+using Reqs = std::span<const OpReq>;
+
+/// req as the launchers (C++17 headers, `int req`) take it.
+inline int Req(OpReq req) { return static_cast<int>(req); }
 
 [[noreturn]] void ThrowCudaError(const char* call, cudaError_t status, const char* file, int line);
 [[noreturn]] void ThrowCublasError(const char* call, cublasStatus_t status, const char* file,

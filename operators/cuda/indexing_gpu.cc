@@ -10,10 +10,8 @@
 namespace loom::ops {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
-int R(OpReq req) { return static_cast<int>(req); }
+using gpu::Reqs;
+using gpu::Views;
 
 // (data, weight) -> output
 void EmbeddingGpu(const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Views out) {
@@ -25,7 +23,7 @@ void EmbeddingGpu(const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Vi
   cpu::CheckSize(out[0], indices.size() * dim, "Embedding", "out");
   cpu::CheckSameDType(weight, out[0], "Embedding", "weight", "out");
   gpu::EmbeddingForward(weight.dtype, indices.dtype, indices.ptr, weight.ptr, out[0].ptr,
-                        indices.size(), weight.shape[0], dim, R(req[0]), ctx.run.stream);
+                        indices.size(), weight.shape[0], dim, gpu::Req(req[0]), ctx.run.stream);
 }
 
 // (out_grad, data) -> weight_grad
@@ -41,7 +39,7 @@ void EmbeddingBackwardGpu(const NodeAttrs&, const OpContext& ctx, Views in, Reqs
                        ? static_cast<float*>(gpu::Workspace(ctx, dw.size() * sizeof(float)))
                        : nullptr;
   gpu::EmbeddingBackward(dw.dtype, indices.dtype, g.ptr, indices.ptr, dw.ptr, scratch,
-                         indices.size(), dw.shape[0], dim, R(req[0]), ctx.run.stream);
+                         indices.size(), dw.shape[0], dim, gpu::Req(req[0]), ctx.run.stream);
 }
 
 void OneHotGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
@@ -50,7 +48,7 @@ void OneHotGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
   LOOM_CHECK(p.depth >= 1, "one_hot: expected depth >= 1 but got ", p.depth);
   cpu::CheckSize(out[0], in[0].size() * p.depth, "one_hot", "out");
   gpu::OneHot(out[0].dtype, in[0].dtype, in[0].ptr, out[0].ptr, in[0].size(), p.depth, p.on_value,
-              p.off_value, R(req[0]), ctx.run.stream);
+              p.off_value, gpu::Req(req[0]), ctx.run.stream);
 }
 
 cpu::AxisSplit CheckPick(const NodeAttrs& attrs, const TensorView& data, const TensorView& index,
@@ -75,7 +73,7 @@ void PickGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, V
   if (req[0] == OpReq::kNull) return;
   const cpu::AxisSplit s = CheckPick(attrs, in[0], in[1], out[0]);
   gpu::PickForward(in[0].dtype, in[1].dtype, in[0].ptr, in[1].ptr, out[0].ptr, s.outer, s.n,
-                   s.inner, Wrap(attrs), R(req[0]), ctx.run.stream);
+                   s.inner, Wrap(attrs), gpu::Req(req[0]), ctx.run.stream);
 }
 
 // (out_grad, index) -> data_grad
@@ -83,7 +81,7 @@ void PickBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Req
   if (req[0] == OpReq::kNull) return;
   const cpu::AxisSplit s = CheckPick(attrs, out[0], in[1], in[0]);
   gpu::PickBackward(out[0].dtype, in[1].dtype, in[0].ptr, in[1].ptr, out[0].ptr, s.outer, s.n,
-                    s.inner, Wrap(attrs), R(req[0]), ctx.run.stream);
+                    s.inner, Wrap(attrs), gpu::Req(req[0]), ctx.run.stream);
 }
 
 // (a, indices) -> output
@@ -97,7 +95,7 @@ void BatchTakeGpu(const NodeAttrs&, const OpContext& ctx, Views in, Reqs req, Vi
                    "batch_take: expected a of shape (", n, ", K) for ", n, " indices but got ",
                    a.shape.ToString());
   gpu::BatchTake(a.dtype, indices.dtype, a.ptr, indices.ptr, out[0].ptr, n,
-                 n > 0 ? a.size() / n : 0, R(req[0]), ctx.run.stream);
+                 n > 0 ? a.size() / n : 0, gpu::Req(req[0]), ctx.run.stream);
 }
 
 }  // namespace

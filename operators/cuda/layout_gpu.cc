@@ -21,10 +21,9 @@
 namespace loom::ops {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
+using gpu::Reqs;
+using gpu::Views;
 
-int R(OpReq req) { return static_cast<int>(req); }
 void* S(const OpContext& ctx) { return ctx.run.stream; }
 
 // The CPU kernel's strided view (cpu/layout.h), simplified, for the GPU's strided copy.
@@ -49,7 +48,7 @@ void Permute(const OpContext& ctx, const TensorView& x, std::span<const int> per
              const TensorView& y, OpReq req, const char* op) {
   if (req == OpReq::kNull) return;
   gpu::StridedMove(x.dtype, MakeView(cpu::PermutedLayout(x, perm, y, op), op), x.ptr, y.ptr, true,
-                   R(req), S(ctx), op);
+                   gpu::Req(req), S(ctx), op);
 }
 
 void TransposeGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
@@ -81,7 +80,8 @@ void SliceForward(const OpContext& ctx, const TensorView& x, const cpu::SliceSpe
   cpu::CheckSameDType(x, y, op, "data", "out");
   cpu::CheckSize(y, s.OutShape().Size(), op, "out");
   if (y.size() == 0) return;
-  gpu::StridedMove(x.dtype, SliceView(x.shape, s, op), x.ptr, y.ptr, true, R(req), S(ctx), op);
+  gpu::StridedMove(x.dtype, SliceView(x.shape, s, op), x.ptr, y.ptr, true, gpu::Req(req), S(ctx),
+                   op);
 }
 
 void SliceBackward(const OpContext& ctx, const TensorView& dy, const cpu::SliceSpec& s,
@@ -94,7 +94,7 @@ void SliceBackward(const OpContext& ctx, const TensorView& dy, const cpu::SliceS
   }
   if (dy.size() == 0) return;
   gpu::StridedMove(dx.dtype, SliceView(dx.shape, s, op), dy.ptr, dx.ptr, false,
-                   R(req == OpReq::kAddTo ? OpReq::kAddTo : OpReq::kWriteTo), S(ctx), op);
+                   gpu::Req(req == OpReq::kAddTo ? OpReq::kAddTo : OpReq::kWriteTo), S(ctx), op);
 }
 
 cpu::SliceSpec SliceOf(const NodeAttrs& attrs, const Shape& data) {
@@ -154,7 +154,7 @@ void ConcatGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
     cpu::CheckSameDType(out[0], in[i], kOp, "out", "an input");
     if (in[i].size() > 0) {
       gpu::StridedMove(out[0].dtype, Part(out[0].shape, axis, begin, in[i].shape[axis], kOp),
-                       in[i].ptr, out[0].ptr, false, R(req[0]), S(ctx), kOp);
+                       in[i].ptr, out[0].ptr, false, gpu::Req(req[0]), S(ctx), kOp);
     }
     begin += in[i].shape[axis];
   }
@@ -175,7 +175,7 @@ void ConcatBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, R
     if (req[i] != OpReq::kNull && out[i].size() > 0) {
       cpu::CheckSameDType(g, out[i], kOp, "out_grad", "an input gradient");
       gpu::StridedMove(g.dtype, Part(g.shape, axis, begin, n, kOp), g.ptr, out[i].ptr, true,
-                       R(req[i]), S(ctx), kOp);
+                       gpu::Req(req[i]), S(ctx), kOp);
     }
     begin += n;
   }
@@ -197,8 +197,8 @@ void SliceChannelGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Req
     cpu::CheckSize(out[i], x.size() / parts, kOp, "an output");
     cpu::CheckSameDType(x, out[i], kOp, "data", "an output");
     if (out[i].size() == 0) continue;
-    gpu::StridedMove(x.dtype, Part(x.shape, a, i * n, n, kOp), x.ptr, out[i].ptr, true, R(req[i]),
-                     S(ctx), kOp);
+    gpu::StridedMove(x.dtype, Part(x.shape, a, i * n, n, kOp), x.ptr, out[i].ptr, true,
+                     gpu::Req(req[i]), S(ctx), kOp);
   }
 }
 
@@ -218,7 +218,7 @@ void SliceChannelBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views
     cpu::CheckSameDType(dx, in[i], kOp, "data_grad", "an output gradient");
     if (in[i].size() == 0) continue;
     gpu::StridedMove(dx.dtype, Part(dx.shape, a, i * n, n, kOp), in[i].ptr, dx.ptr, false,
-                     R(req[0]), S(ctx), kOp);
+                     gpu::Req(req[0]), S(ctx), kOp);
   }
 }
 
@@ -260,7 +260,7 @@ void PadGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Vi
   const PadPlan plan = PlanPad(attrs, in[0].shape, out[0].shape);
   gpu::PadForward(in[0].dtype, plan.ndim, plan.x_dims.data(), plan.y_dims.data(),
                   plan.before.data(), plan.mode, attrs.param<PadParam>().constant_value, in[0].ptr,
-                  out[0].ptr, R(req[0]), S(ctx));
+                  out[0].ptr, gpu::Req(req[0]), S(ctx));
 }
 
 void PadBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
@@ -268,7 +268,7 @@ void PadBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs
   cpu::CheckSameDType(out[0], in[0], "_backward_Pad", "data_grad", "out_grad");
   const PadPlan plan = PlanPad(attrs, out[0].shape, in[0].shape);
   gpu::PadBackward(in[0].dtype, plan.ndim, plan.x_dims.data(), plan.y_dims.data(),
-                   plan.before.data(), plan.mode, in[0].ptr, out[0].ptr, R(req[0]), S(ctx));
+                   plan.before.data(), plan.mode, in[0].ptr, out[0].ptr, gpu::Req(req[0]), S(ctx));
 }
 
 // ---- UpSampling ----
@@ -295,7 +295,7 @@ void UpSamplingGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs 
   const auto& p = attrs.param<UpSamplingParam>();
   if (p.bilinear()) {
     gpu::DepthwiseDeconvForward(in[0].dtype, BilinearGeometry(attrs, in[0], in[1], out[0]),
-                                in[0].ptr, in[1].ptr, out[0].ptr, R(req[0]), S(ctx));
+                                in[0].ptr, in[1].ptr, out[0].ptr, gpu::Req(req[0]), S(ctx));
     return;
   }
   if (req[0] == OpReq::kNull) return;
@@ -305,7 +305,7 @@ void UpSamplingGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs 
     const int64_t offset = p.ChannelOffset(in, i);
     const cpu::UpSamplingGeometry g = cpu::UpSamplingNearestGeometry(in[i], out[0], offset);
     gpu::UpSamplingNearestForward(in[i].dtype, g.n, g.c, g.big_c, g.h, g.w, g.sh, g.sw, offset,
-                                  in[i].ptr, out[0].ptr, R(r), S(ctx));
+                                  in[i].ptr, out[0].ptr, gpu::Req(r), S(ctx));
   }
 }
 
@@ -316,8 +316,8 @@ void UpSamplingBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views i
   const auto& p = attrs.param<UpSamplingParam>();
   if (p.bilinear()) {
     gpu::DepthwiseDeconvBackward(in[1].dtype, BilinearGeometry(attrs, in[1], in[2], in[0]),
-                                 in[0].ptr, in[1].ptr, in[2].ptr, out[0].ptr, R(req[0]), out[1].ptr,
-                                 R(req[1]), S(ctx));
+                                 in[0].ptr, in[1].ptr, in[2].ptr, out[0].ptr, gpu::Req(req[0]),
+                                 out[1].ptr, gpu::Req(req[1]), S(ctx));
     return;
   }
   for (size_t i = 0; i < out.size(); ++i) {
@@ -325,7 +325,7 @@ void UpSamplingBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views i
     const int64_t offset = p.ChannelOffset(out, i);
     const cpu::UpSamplingGeometry g = cpu::UpSamplingNearestGeometry(out[i], in[0], offset);
     gpu::UpSamplingNearestBackward(in[0].dtype, g.n, g.c, g.big_c, g.h, g.w, g.sh, g.sw, offset,
-                                   in[0].ptr, out[i].ptr, R(req[i]), S(ctx));
+                                   in[0].ptr, out[i].ptr, gpu::Req(req[i]), S(ctx));
   }
 }
 

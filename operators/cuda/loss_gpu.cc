@@ -10,8 +10,9 @@
 namespace loom::ops {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
+using gpu::Reqs;
+using gpu::Views;
+
 using Normalization = SoftmaxOutputParam::Normalization;
 
 // SoftmaxOutput's softmax layout: (outer, K, inner).

@@ -9,9 +9,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
 constexpr const char* kOp = "LRN";
 
 cpu::AxisSplit Split(const ops::LRNParam& p, const TensorView& x,

@@ -9,8 +9,8 @@
 namespace loom::ops {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
+using gpu::Reqs;
+using gpu::Views;
 
 constexpr const char* kL2 = "L2Normalization";
 constexpr const char* kInstance = "InstanceNorm";

@@ -12,8 +12,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
 using ops::PoolingParam;
 
 constexpr const char* kOp = "Pooling";

@@ -68,11 +68,6 @@ ReducePlan SumToShapePlan(const Shape& src, const Shape& dst, const char* what) 
 
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
-int Req(OpReq r) { return static_cast<int>(r); }
-
 // x's shape with the node's reduced axes set to 1.
 Shape KeptShape(const NodeAttrs& attrs, const Shape& x, const char* name) {
   const auto& p = attrs.param<ops::ReduceAxesParam>();

@@ -25,8 +25,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
 using ops::RNNParam;
 
 constexpr const char* kOp = "RNN";

@@ -9,9 +9,6 @@
 namespace loom::gpu {
 namespace {
 
-using Views = std::span<const TensorView>;
-using Reqs = std::span<const OpReq>;
-
 struct SoftmaxCall {
   cpu::AxisSplit s;
   double inv_t = 1;
