@@ -226,63 +226,70 @@ size_t CandidateWorkspace(const ConvGeometry& g, const Perf* results, int count)
 
 constexpr int kMaxAlgos = 16;
 
-// Chooses (once per geometry) the algorithm for direction d. Find runs the candidate kernels on
-// scratch memory (never on the caller's output, which kAddTo must keep) and waits for them: the
-// only synchronisation, on a geometry's first call.
+// One direction's search: cuDNN's heuristic ranking from get(results, &count); with tune
+// 'fastest', find(work, ws, out, results, &count) re-ranks the candidates by timing them on
+// scratch memory (workspace ws, then a scratch output of out_bytes, never the caller's output,
+// which kAddTo must keep). Then the first that fits.
+template <typename Perf, typename Get, typename Find>
+AlgoChoice Search(const OpContext& ctx, const ConvGeometry& g, size_t out_bytes, const char* what,
+                  Get get, Find find) {
+  Perf r[kMaxAlgos];
+  int count = 0;
+  get(r, &count);
+  if (g.tune == CudnnTune::kFastest) {
+    const size_t ws = CandidateWorkspace(g, r, count);
+    const size_t offset = (ws + 255) / 256 * 256;  // the scratch output, aligned to 256 bytes
+    char* base = static_cast<char*>(Workspace(ctx, offset + out_bytes));
+    find(static_cast<void*>(base), ws, static_cast<void*>(base + offset), r, &count);
+  }
+  return FirstFitting(g, r, count, what);
+}
+
+// Chooses (once per geometry) the algorithm for direction d. Find waits for the kernels it
+// times: the only synchronisation, on a geometry's first call with tune 'fastest'.
 AlgoChoice Choose(const OpContext& ctx, const ConvGeometry& g, const Descriptors& desc, Direction d,
                   const void* a, const void* b, size_t out_bytes) {
   const std::string key = g.Key(d);
   AlgoChoice choice;
   if (AlgoCache::Global().Get(key, &choice)) return choice;
   cudnnHandle_t h = Cudnn(ctx);
-  int count = 0;
-  const bool find = g.tune == CudnnTune::kFastest;
-  auto scratch = [&](size_t ws) {
-    // workspace, then the scratch output (aligned to 256 bytes)
-    const size_t offset = (ws + 255) / 256 * 256;
-    char* base = static_cast<char*>(Workspace(ctx, offset + out_bytes));
-    return std::make_pair(static_cast<void*>(base), static_cast<void*>(base + offset));
-  };
   switch (d) {
-    case Direction::kForward: {
-      cudnnConvolutionFwdAlgoPerf_t r[kMaxAlgos];
-      LOOM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, desc.x, desc.w, desc.conv, desc.y,
-                                                              kMaxAlgos, &count, r));
-      if (find) {
-        const size_t ws = CandidateWorkspace(g, r, count);
-        auto [work, out] = scratch(ws);
-        LOOM_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
-            h, desc.x, a, desc.w, b, desc.conv, desc.y, out, kMaxAlgos, &count, r, work, ws));
-      }
-      choice = FirstFitting(g, r, count, "forward");
+    case Direction::kForward:
+      choice = Search<cudnnConvolutionFwdAlgoPerf_t>(
+          ctx, g, out_bytes, "forward",
+          [&](auto* r, int* n) {
+            LOOM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, desc.x, desc.w, desc.conv,
+                                                                    desc.y, kMaxAlgos, n, r));
+          },
+          [&](void* work, size_t ws, void* out, auto* r, int* n) {
+            LOOM_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
+                h, desc.x, a, desc.w, b, desc.conv, desc.y, out, kMaxAlgos, n, r, work, ws));
+          });
       break;
-    }
-    case Direction::kBackwardData: {
-      cudnnConvolutionBwdDataAlgoPerf_t r[kMaxAlgos];
-      LOOM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, desc.w, desc.y, desc.conv,
-                                                                   desc.x, kMaxAlgos, &count, r));
-      if (find) {
-        const size_t ws = CandidateWorkspace(g, r, count);
-        auto [work, out] = scratch(ws);
-        LOOM_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-            h, desc.w, a, desc.y, b, desc.conv, desc.x, out, kMaxAlgos, &count, r, work, ws));
-      }
-      choice = FirstFitting(g, r, count, "backward-data");
+    case Direction::kBackwardData:
+      choice = Search<cudnnConvolutionBwdDataAlgoPerf_t>(
+          ctx, g, out_bytes, "backward-data",
+          [&](auto* r, int* n) {
+            LOOM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                h, desc.w, desc.y, desc.conv, desc.x, kMaxAlgos, n, r));
+          },
+          [&](void* work, size_t ws, void* out, auto* r, int* n) {
+            LOOM_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
+                h, desc.w, a, desc.y, b, desc.conv, desc.x, out, kMaxAlgos, n, r, work, ws));
+          });
       break;
-    }
-    case Direction::kBackwardFilter: {
-      cudnnConvolutionBwdFilterAlgoPerf_t r[kMaxAlgos];
-      LOOM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, desc.x, desc.y, desc.conv,
-                                                                     desc.w, kMaxAlgos, &count, r));
-      if (find) {
-        const size_t ws = CandidateWorkspace(g, r, count);
-        auto [work, out] = scratch(ws);
-        LOOM_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-            h, desc.x, a, desc.y, b, desc.conv, desc.w, out, kMaxAlgos, &count, r, work, ws));
-      }
-      choice = FirstFitting(g, r, count, "backward-filter");
+    case Direction::kBackwardFilter:
+      choice = Search<cudnnConvolutionBwdFilterAlgoPerf_t>(
+          ctx, g, out_bytes, "backward-filter",
+          [&](auto* r, int* n) {
+            LOOM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                h, desc.x, desc.y, desc.conv, desc.w, kMaxAlgos, n, r));
+          },
+          [&](void* work, size_t ws, void* out, auto* r, int* n) {
+            LOOM_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                h, desc.x, a, desc.y, b, desc.conv, desc.w, out, kMaxAlgos, n, r, work, ws));
+          });
       break;
-    }
   }
   AlgoCache::Global().Put(key, choice);
   return choice;
