@@ -15,7 +15,7 @@
 // runs (default 3). Without a GPU it says so and prints {"skipped": "..."}. Last line: one JSON
 // object.
 #include <cublas_v2.h>
-#include <cuda_runtime_api.h>
+#include <cuda_runtime.h>
 #include <cudnn.h>
 
 #include <algorithm>
