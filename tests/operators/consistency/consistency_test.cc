@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -360,11 +361,13 @@ TEST_P(ConsistencyTest, GradientMatchesFiniteDifferences) {
   }
 }
 
-TEST_P(ConsistencyTest, GradReqAddAccumulates) {
-  const Case& c = GetParam()->c;
-  if (!c.check_grad) GTEST_SKIP() << "check_grad is false for this case";
-  Bound w = BindCase(c, c.grad_dtype, "write");
-  Bound add = BindCase(c, c.grad_dtype, "add");
+// grad_req "add" on ctx: gradient arrays pre-filled with random values, two Forward/Backward
+// rounds, expected: the values plus twice the "write" gradient (within tol(dtype) x 10).
+void ExpectGradReqAddAccumulates(const Case& c, Context ctx,
+                                 const std::function<Tolerance(DType)>& tol_of,
+                                 const std::string& where) {
+  Bound w = BindCase(c, c.grad_dtype, "write", {}, ctx);
+  Bound add = BindCase(c, c.grad_dtype, "add", {}, ctx);
   std::mt19937_64 rng(c.seed + 1000);
   Outputs heads;
   std::vector<NDArray> head_arrays = HeadGrads(w, &heads, rng);
@@ -382,13 +385,20 @@ TEST_P(ConsistencyTest, GradReqAddAccumulates) {
     add.exe.Backward(head_arrays);
   }
   for (const std::string& a : DifferentiableArgs(c, add)) {
-    const Tolerance tol = ForwardTolerance(c, add.exe.grad_dict().at(a).dtype());
+    const Tolerance tol = tol_of(add.exe.grad_dict().at(a).dtype());
     const std::vector<double> once = ReadDoubles(w.exe.grad_dict().at(a));
     std::vector<double> want = base.at(a).values;
     for (size_t i = 0; i < want.size(); ++i) want[i] += 2 * once[i];
     ExpectNear(ReadDoubles(add.exe.grad_dict().at(a)), want, {tol.rtol * 10, tol.atol * 10},
-               "grad_req add: d/d" + a + " = initial + 2 x the write gradient");
+               where + "grad_req add: d/d" + a + " = initial + 2 x the write gradient");
   }
+}
+
+TEST_P(ConsistencyTest, GradReqAddAccumulates) {
+  const Case& c = GetParam()->c;
+  if (!c.check_grad) GTEST_SKIP() << "check_grad is false for this case";
+  ExpectGradReqAddAccumulates(
+      c, Context::CPU(), [&](DType dtype) { return ForwardTolerance(c, dtype); }, "");
 }
 
 std::vector<const RegisteredCase*> CasePointers() {
@@ -511,32 +521,8 @@ TEST_P(GpuConsistencyTest, GradientMatchesCpu) {
 TEST_P(GpuConsistencyTest, GradReqAddAccumulates) {
   const Case& c = GetParam()->c;
   if (!c.check_grad) GTEST_SKIP() << "check_grad is false for this case";
-  Bound w = BindCase(c, c.grad_dtype, "write", {}, Context::GPU(0));
-  Bound add = BindCase(c, c.grad_dtype, "add", {}, Context::GPU(0));
-  std::mt19937_64 rng(c.seed + 1000);
-  Outputs heads;
-  std::vector<NDArray> head_arrays = HeadGrads(w, &heads, rng);
-  RunForward(c, w, true);
-  w.exe.Backward(head_arrays);
-  std::mt19937_64 base_rng(c.seed + 2000);
-  HostArrays base;
-  for (const std::string& a : DifferentiableArgs(c, add)) {
-    NDArray g = add.exe.grad_dict().at(a);
-    base[a] = {g.shape(),
-               WriteDoubles(g, Draw(InputSpec{}, static_cast<size_t>(g.size()), base_rng))};
-  }
-  for (int round = 0; round < 2; ++round) {
-    RunForward(c, add, true);
-    add.exe.Backward(head_arrays);
-  }
-  for (const std::string& a : DifferentiableArgs(c, add)) {
-    const Tolerance tol = GpuTolerance(c, add.exe.grad_dict().at(a).dtype());
-    const std::vector<double> once = ReadDoubles(w.exe.grad_dict().at(a));
-    std::vector<double> want = base.at(a).values;
-    for (size_t i = 0; i < want.size(); ++i) want[i] += 2 * once[i];
-    ExpectNear(ReadDoubles(add.exe.grad_dict().at(a)), want, {tol.rtol * 10, tol.atol * 10},
-               "gpu(0) grad_req add: d/d" + a + " = initial + 2 x the write gradient");
-  }
+  ExpectGradReqAddAccumulates(
+      c, Context::GPU(0), [&](DType dtype) { return GpuTolerance(c, dtype); }, "gpu(0) ");
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, GpuConsistencyTest, ::testing::ValuesIn(CasePointers()),
