@@ -59,20 +59,12 @@ struct DeconvolutionParam {
       const int k = p.kernel.ndim();
       LOOM_CHECK(k >= 1 && k <= 3, "parameter 'kernel': expected 1 to 3 dimensions but got ",
                  p.kernel.ToString());
-      for (int i = 0; i < k; ++i) {
-        LOOM_CHECK(p.kernel[i] > 0, "parameter 'kernel': expected positive sizes but got ",
-                   p.kernel.ToString());
-      }
-      auto fill = [&](Shape& s, const char* name, int64_t value) {
-        if (s.ndim() == 0) s = Shape(std::vector<int64_t>(k, value));
-        LOOM_CHECK(s.ndim() == k, "parameter '", name, "': expected ", k,
-                   " values (as many as kernel ", p.kernel.ToString(), ") but got ", s.ToString());
-      };
-      fill(p.stride, "stride", 1);
-      fill(p.dilate, "dilate", 1);
-      fill(p.pad, "pad", 0);
-      fill(p.adj, "adj", 0);
-      fill(p.target_shape, "target_shape", 0);
+      CheckKernelSizes(p.kernel);
+      FillPerAxis(p.stride, "stride", 1, p.kernel);
+      FillPerAxis(p.dilate, "dilate", 1, p.kernel);
+      FillPerAxis(p.pad, "pad", 0, p.kernel);
+      FillPerAxis(p.adj, "adj", 0, p.kernel);
+      FillPerAxis(p.target_shape, "target_shape", 0, p.kernel);
       for (int i = 0; i < k; ++i) {
         LOOM_CHECK(p.stride[i] > 0 && p.dilate[i] > 0 && p.pad[i] >= 0 && p.adj[i] >= 0 &&
                        p.target_shape[i] >= 0,

@@ -33,6 +33,23 @@ inline std::vector<NodeEntry> BackwardOutputs(const NodePtr& bw, size_t count) {
   return grads;
 }
 
+/// Window operators' parameter checks (Convolution, Deconvolution, Pooling): every kernel size is
+/// positive.
+inline void CheckKernelSizes(const Shape& kernel) {
+  for (int i = 0; i < kernel.ndim(); ++i) {
+    LOOM_CHECK(kernel[i] > 0, "parameter 'kernel': expected positive sizes but got ",
+               kernel.ToString());
+  }
+}
+
+/// A per-axis window parameter (stride, dilate, pad, ...): unset (empty), it becomes `value` on
+/// each of the kernel's axes; set, it must have one value per kernel axis.
+inline void FillPerAxis(Shape& s, const char* name, int64_t value, const Shape& kernel) {
+  const int k = kernel.ndim();
+  if (s.ndim() == 0) s = Shape(std::vector<int64_t>(k, value));
+  LOOM_CHECK(s.ndim() == k, "parameter '", name, "': expected ", k, " values (as many as kernel ",
+             kernel.ToString(), ") but got ", s.ToString());
+}
 
 /// No resources: for kernels that keep their own scratch memory.
 inline std::vector<ResourceKind> NoResources(const NodeAttrs&) { return {}; }

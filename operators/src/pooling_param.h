@@ -66,18 +66,10 @@ struct PoolingParam {
                  p.kernel.ToString());
       LOOM_CHECK(k > 0 || p.global_pool,
                  "parameter 'kernel' is required unless global_pool is set");
-      for (int i = 0; i < k; ++i) {
-        LOOM_CHECK(p.kernel[i] > 0, "parameter 'kernel': expected positive sizes but got ",
-                   p.kernel.ToString());
-      }
-      auto fill = [&](Shape& s, const char* name, int64_t value) {
-        if (s.ndim() == 0) s = Shape(std::vector<int64_t>(k, value));
-        LOOM_CHECK(s.ndim() == k, "parameter '", name, "': expected ", k,
-                   " values (as many as kernel ", p.kernel.ToString(), ") but got ", s.ToString());
-      };
+      CheckKernelSizes(p.kernel);
       if (k > 0) {
-        fill(p.stride, "stride", 1);
-        fill(p.pad, "pad", 0);
+        FillPerAxis(p.stride, "stride", 1, p.kernel);
+        FillPerAxis(p.pad, "pad", 0, p.kernel);
         for (int i = 0; i < k; ++i) {
           LOOM_CHECK(p.stride[i] > 0 && p.pad[i] >= 0,
                      "expected positive stride and non-negative pad but got stride ",
