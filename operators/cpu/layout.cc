@@ -198,14 +198,18 @@ void ConcatBackward(const TensorView& out_grad, int dim, std::span<const TensorV
                    " along axis ", axis, " but out_grad has ", out_grad.shape[axis]);
 }
 
+SplitAxis ResolveSplit(const Shape& x, int axis, int64_t parts) {
+  const int a = NormalizeAxis(axis, x.ndim(), "SliceChannel");
+  LOOM_CHECK(parts >= 1 && x[a] % parts == 0, "SliceChannel: cannot split axis ", a, " of ",
+             x.ToString(), " into ", parts, " equal parts");
+  return {a, x[a] / parts};
+}
+
 void SplitForward(const TensorView& x, int axis, std::span<const TensorView> outputs,
                   std::span<const OpReq> reqs) {
-  const int a = NormalizeAxis(axis, x.shape.ndim(), "SliceChannel");
+  LOOM_CHECK(reqs.size() == outputs.size(), "SliceChannel: expected one req per output");
   const int64_t parts = static_cast<int64_t>(outputs.size());
-  LOOM_CHECK(parts >= 1 && x.shape[a] % parts == 0 && reqs.size() == outputs.size(),
-             "SliceChannel: cannot split axis ", a, " of ", x.shape.ToString(), " into ", parts,
-             " equal parts");
-  const int64_t n = x.shape[a] / parts;
+  const auto [a, n] = ResolveSplit(x.shape, axis, parts);
   for (int64_t i = 0; i < parts; ++i) {
     if (reqs[i] == OpReq::kNull) continue;
     CheckSize(outputs[i], x.size() / parts, "SliceChannel", "an output");
@@ -217,11 +221,8 @@ void SplitForward(const TensorView& x, int axis, std::span<const TensorView> out
 
 void SplitBackward(std::span<const TensorView> out_grads, int axis, const TensorView& dx,
                    OpReq req) {
-  const int a = NormalizeAxis(axis, dx.shape.ndim(), "SliceChannel");
   const int64_t parts = static_cast<int64_t>(out_grads.size());
-  LOOM_CHECK(parts >= 1 && dx.shape[a] % parts == 0, "SliceChannel: cannot split axis ", a, " of ",
-             dx.shape.ToString(), " into ", parts, " equal parts");
-  const int64_t n = dx.shape[a] / parts;
+  const auto [a, n] = ResolveSplit(dx.shape, axis, parts);
   for (int64_t i = 0; i < parts; ++i) {
     CheckSize(out_grads[i], dx.size() / parts, "SliceChannel", "an output gradient");
     CheckSameDType(dx, out_grads[i], "SliceChannel", "data_grad", "an output gradient");

@@ -41,6 +41,13 @@ void SplitForward(const TensorView& x, int axis, std::span<const TensorView> out
                   std::span<const OpReq> reqs);
 void SplitBackward(std::span<const TensorView> out_grads, int axis, const TensorView& dx,
                    OpReq req);
+/// SliceChannel's split of x's axis (normalised) into `parts` parts of length n each; throws
+/// loom::Error when the axis does not divide evenly.
+struct SplitAxis {
+  int axis;
+  int64_t n;
+};
+SplitAxis ResolveSplit(const Shape& x, int axis, int64_t parts);
 
 /// A resolved slice: per axis of x, the first index, the step and the count.
 struct SliceSpec {

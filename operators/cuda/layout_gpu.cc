@@ -186,12 +186,9 @@ void ConcatBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, R
 void SliceChannelGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req, Views out) {
   constexpr const char* kOp = "SliceChannel";
   const TensorView& x = in[0];
-  const int a = cpu::NormalizeAxis(static_cast<int>(attrs.param<SliceChannelParam>().axis),
-                                   x.shape.ndim(), kOp);
   const int64_t parts = static_cast<int64_t>(out.size());
-  LOOM_CHECK(parts >= 1 && x.shape[a] % parts == 0, "SliceChannel: cannot split axis ", a, " of ",
-             x.shape.ToString(), " into ", parts, " equal parts");
-  const int64_t n = x.shape[a] / parts;
+  const auto [a, n] =
+      cpu::ResolveSplit(x.shape, static_cast<int>(attrs.param<SliceChannelParam>().axis), parts);
   for (int64_t i = 0; i < parts; ++i) {
     if (req[i] == OpReq::kNull) continue;
     cpu::CheckSize(out[i], x.size() / parts, kOp, "an output");
@@ -207,12 +204,9 @@ void SliceChannelBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views
   constexpr const char* kOp = "_backward_SliceChannel";
   const TensorView& dx = out[0];
   if (req[0] == OpReq::kNull) return;
-  const int a = cpu::NormalizeAxis(static_cast<int>(attrs.param<SliceChannelParam>().axis),
-                                   dx.shape.ndim(), kOp);
   const int64_t parts = static_cast<int64_t>(in.size());
-  LOOM_CHECK(parts >= 1 && dx.shape[a] % parts == 0, "SliceChannel: cannot split axis ", a, " of ",
-             dx.shape.ToString(), " into ", parts, " equal parts");
-  const int64_t n = dx.shape[a] / parts;
+  const auto [a, n] =
+      cpu::ResolveSplit(dx.shape, static_cast<int>(attrs.param<SliceChannelParam>().axis), parts);
   for (int64_t i = 0; i < parts; ++i) {
     cpu::CheckSize(in[i], dx.size() / parts, kOp, "an output gradient");
     cpu::CheckSameDType(dx, in[i], kOp, "data_grad", "an output gradient");
