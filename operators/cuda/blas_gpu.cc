@@ -3,7 +3,6 @@
 // in float32 (CUBLAS_COMPUTE_32F), float64 in float64; FullyConnected's bias added by a small
 // kernel (nn_blas.cu) and its gradient a GEMM against a ones vector.
 #include <cstdint>
-#include <limits>
 
 #include "loom/core/operator.h"
 #include "operators/cpu/common.h"
@@ -17,11 +16,7 @@
 namespace loom::gpu {
 namespace {
 
-int Int32(int64_t v, const char* op) {
-  LOOM_CHECK_TYPED(NotSupportedError, v <= std::numeric_limits<int32_t>::max(), op,
-                   " on GPU: a matrix dimension of ", v, " exceeds cuBLAS's 32-bit sizes");
-  return static_cast<int>(v);
-}
+int Int32(int64_t v, const char* op) { return gpu::Int32(v, op, "cuBLAS"); }
 
 // C (m x n, row stride ldc) = op(A) op(B) (+ C when accumulate), all row-major: op(A) is m x k
 // (A stored k x m when ta), op(B) k x n (B stored n x k when tb). `batch` products at the given

@@ -10,7 +10,6 @@
 // float32 runs in FMA math (no TF32, so results match the CPU kernel's float32), float16 on
 // tensor cores with float accumulation, float64 in double.
 #include <cstring>
-#include <limits>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -56,11 +55,7 @@ struct ConvGeometry {
   }
 };
 
-int Dim(int64_t v, const char* op) {
-  LOOM_CHECK_TYPED(NotSupportedError, v <= std::numeric_limits<int>::max(), op,
-                   " on GPU: a dimension of ", v, " exceeds cuDNN's 32-bit sizes");
-  return static_cast<int>(v);
-}
+int Dim(int64_t v, const char* op) { return Int32(v, op, "cuDNN"); }
 
 // Channel-first dims (N, C, *spatial) of a tensor stored in `layout`, 1-D padded to 2-D.
 std::vector<int> CudnnDims(const Shape& s, bool channel_last, const char* op) {

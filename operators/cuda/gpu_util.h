@@ -15,6 +15,8 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
+#include <cstdint>
+#include <limits>
 #include <span>
 
 #include "loom/core/kernel.h"
@@ -51,6 +53,14 @@ cudnnHandle_t Cudnn(const OpContext& ctx);
 /// stream-ordered (cudaFreeAsync/cudaMallocAsync), so later calls may reuse it at once.
 /// @throws OutOfMemoryError naming the device and the bytes.
 void* Workspace(const OpContext& ctx, size_t bytes);
+
+/// v as the 32-bit int that cuBLAS's and cuDNN's sizes are; throws NotSupportedError naming `op`
+/// and `library` ("cuBLAS", "cuDNN") when it does not fit.
+inline int Int32(int64_t v, const char* op, const char* library) {
+  LOOM_CHECK_TYPED(NotSupportedError, v <= std::numeric_limits<int32_t>::max(), op,
+                   " on GPU: a size of ", v, " exceeds ", library, "'s 32-bit sizes");
+  return static_cast<int>(v);
+}
 
 /// cuDNN's data type for a float dtype; throws NotSupportedError naming `op` otherwise.
 cudnnDataType_t CudnnType(DType dtype, const char* op);

@@ -12,7 +12,6 @@
 // before it runs. Dropout between layers while training (p > 0, num_layers > 1) is not
 // supported here: its masks could not be recomputed to match the forward pass.
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "loom/core/operator.h"
@@ -29,11 +28,7 @@ using ops::RNNParam;
 
 constexpr const char* kOp = "RNN";
 
-int Dim(int64_t v) {
-  LOOM_CHECK_TYPED(NotSupportedError, v <= std::numeric_limits<int>::max(), kOp,
-                   " on GPU: a size of ", v, " exceeds cuDNN's 32-bit sizes");
-  return static_cast<int>(v);
-}
+int Dim(int64_t v) { return Int32(v, kOp, "cuDNN"); }
 
 const RNNParam& SupportedParams(const NodeAttrs& attrs, bool training) {
   const auto& p = attrs.param<RNNParam>();
