@@ -45,19 +45,9 @@ __device__ __forceinline__ To Convert(From value) {
   }
 }
 
-// Arithmetic type of the destination for kAddTo: float for half, int for bool.
-template <typename T>
-struct CastArithT {
-  using type = Acc<T>;
-};
-template <>
-struct CastArithT<bool> {
-  using type = int;
-};
-
 template <typename From, typename To>
 __global__ void CastKernel(const From* x, To* y, int64_t n, int req) {
-  using A = typename CastArithT<To>::type;
+  using A = ArithOf<To>;  // the destination's, for kAddTo
   LOOM_CUDA_KERNEL_LOOP(i, n) {
     const To v = Convert<To>(x[i]);
     if (req == kReqAddTo) {

@@ -12,18 +12,6 @@
 namespace loom::gpu {
 namespace {
 
-// Arithmetic type of the any-dtype kernels: bool adds as int, half in float.
-template <typename T>
-struct ArithOfT {
-  using type = Acc<T>;
-};
-template <>
-struct ArithOfT<bool> {
-  using type = int;
-};
-template <typename T>
-using ArithOf = typename ArithOfT<T>::type;
-
 template <typename T, typename A>
 __device__ __forceinline__ void StoreArith(int req, T* dst, A v) {
   if (req == kReqAddTo) {

@@ -58,6 +58,11 @@ template <typename T> struct AccType { using type = T; };
 template <> struct AccType<__half> { using type = float; };
 template <typename T> using Acc = typename AccType<T>::type;
 
+/// The type kernels over every dtype compute in: Acc<T>, and int for bool (which adds as 0/1).
+template <typename T> struct ArithOfT { using type = Acc<T>; };
+template <> struct ArithOfT<bool> { using type = int; };
+template <typename T> using ArithOf = typename ArithOfT<T>::type;
+
 template <typename T> __device__ __forceinline__ Acc<T> ToAcc(T v) { return v; }
 template <> __device__ __forceinline__ float ToAcc<__half>(__half v) { return __half2float(v); }
 template <typename T, typename A> __device__ __forceinline__ T FromAcc(A v) {
