@@ -159,17 +159,20 @@ void SwapAxis(const TensorView& x, int dim1, int dim2, const TensorView& y, OpRe
   Permute(x, perm, y, req, "SwapAxis");
 }
 
+void CheckConcatInput(const Shape& input, size_t i, const Shape& out, int axis) {
+  Shape expected = out;
+  expected[axis] = input.ndim() == out.ndim() ? input[axis] : -1;
+  LOOM_CHECK_TYPED(ShapeError, input == expected, "Concat: input ", i, " ", input.ToString(),
+                   " does not match out ", out.ToString(), " outside axis ", axis);
+}
+
 void ConcatForward(std::span<const TensorView> inputs, int dim, const TensorView& out, OpReq req) {
   LOOM_CHECK(!inputs.empty(), "Concat: expected at least one input");
   const int axis = NormalizeAxis(dim, out.shape.ndim(), "Concat");
   int64_t begin = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorView& in = inputs[i];
-    Shape expected = out.shape;
-    expected[axis] = in.shape.ndim() == out.shape.ndim() ? in.shape[axis] : -1;
-    LOOM_CHECK_TYPED(ShapeError, in.shape == expected, "Concat: input ", i, " ",
-                     in.shape.ToString(), " does not match out ", out.shape.ToString(),
-                     " outside axis ", axis);
+    CheckConcatInput(in.shape, i, out.shape, axis);
     CheckSameDType(out, in, "Concat", "out", "an input");
     Move(out.dtype, "Concat", PartLayout(out.shape, axis, begin, in.shape[axis]), in.ptr, out.ptr,
          false, req);

@@ -31,6 +31,8 @@ void SwapAxis(const TensorView& x, int dim1, int dim2, const TensorView& y, OpRe
 
 /// out = the inputs joined along dim (all other axes equal).
 void ConcatForward(std::span<const TensorView> inputs, int dim, const TensorView& out, OpReq req);
+/// Checks that input i of Concat matches out outside axis (ShapeError).
+void CheckConcatInput(const Shape& input, size_t i, const Shape& out, int axis);
 /// grads[i] = the slice of out_grad that inputs[i] filled (reqs per grad; kNull skips).
 void ConcatBackward(const TensorView& out_grad, int dim, std::span<const TensorView> grads,
                     std::span<const OpReq> reqs);

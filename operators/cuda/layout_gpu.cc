@@ -136,7 +136,6 @@ void CropBackwardGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Req
 
 // The strided view of part [begin, begin + n) of `whole` along axis, over the part's shape.
 gpu::StridedView Part(const Shape& whole, int axis, int64_t begin, int64_t n, const char* op) {
-  const cpu::AxisSplit s = cpu::SplitAt(whole, axis);
   return MakeView(cpu::PartLayout(whole, axis, begin, n), op);
 }
 
@@ -146,11 +145,7 @@ void ConcatGpu(const NodeAttrs& attrs, const OpContext& ctx, Views in, Reqs req,
                                       out[0].shape.ndim(), kOp);
   int64_t begin = 0;
   for (size_t i = 0; i < in.size(); ++i) {
-    Shape expected = out[0].shape;
-    expected[axis] = in[i].shape.ndim() == out[0].shape.ndim() ? in[i].shape[axis] : -1;
-    LOOM_CHECK_TYPED(ShapeError, in[i].shape == expected, "Concat: input ", i, " ",
-                     in[i].shape.ToString(), " does not match out ", out[0].shape.ToString(),
-                     " outside axis ", axis);
+    cpu::CheckConcatInput(in[i].shape, i, out[0].shape, axis);
     cpu::CheckSameDType(out[0], in[i], kOp, "out", "an input");
     if (in[i].size() > 0) {
       gpu::StridedMove(out[0].dtype, Part(out[0].shape, axis, begin, in[i].shape[axis], kOp),
