@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "loom/build_config.h"
 #include "loom/comm/communicator.h"
+#include "loom/core/device_info.h"
 #include "loom/core/storage.h"
 #include "loom/scheduler/error.h"
 
@@ -270,15 +270,6 @@ TEST(KVStoreDevice, SumsAcrossDevices) {
     kv->PushPull(key, vals, {out});
     ExpectAll(out, 3.0f);
   }
-}
-
-// Why the GPU tests cannot run here, or "" when there is a GPU.
-std::string NoGpuReason() {
-#if LOOM_USE_CUDA
-  return NumGpus() > 0 ? "" : "no GPU: the CUDA runtime found none on this machine";
-#else
-  return "no GPU: Loom was built without CUDA (LOOM_USE_CUDA=OFF or no nvcc)";
-#endif
 }
 
 // device and nccl in one process: four values spread over every GPU (and the host), summed into

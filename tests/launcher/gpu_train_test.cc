@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "loom/build_config.h"
+#include "loom/core/device_info.h"
 #include "loom/core/storage.h"
 #include "loom/train/checkpoint.h"
 #include "loom/train/config.h"
@@ -27,11 +27,7 @@ namespace fs = std::filesystem;
 class GpuTrainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-#if LOOM_USE_CUDA
-    if (NumGpus() == 0) GTEST_SKIP() << "no GPU: the CUDA runtime found none on this machine";
-#else
-    GTEST_SKIP() << "no GPU: Loom was built without CUDA (LOOM_USE_CUDA=OFF or no nvcc)";
-#endif
+    if (const std::string reason = NoGpuReason(); !reason.empty()) GTEST_SKIP() << reason;
   }
 };
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "loom/build_config.h"
 #include "loom/core/attr_scope.h"
+#include "loom/core/device_info.h"
 #include "loom/core/executor.h"
 #include "loom/core/name_manager.h"
 #include "loom/core/storage.h"
@@ -21,14 +21,6 @@ namespace {
 
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
-
-std::string NoGpuReason() {
-#if LOOM_USE_CUDA
-  return NumGpus() > 0 ? "" : "no GPU: the CUDA runtime found none on this machine";
-#else
-  return "no GPU: Loom was built without CUDA (LOOM_USE_CUDA=OFF or no nvcc)";
-#endif
-}
 
 #define LOOM_REQUIRE_GPU()                                                  \
   do {                                                                      \

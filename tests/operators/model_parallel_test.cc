@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "loom/build_config.h"
 #include "loom/core/attr_scope.h"
+#include "loom/core/device_info.h"
 #include "loom/core/executor.h"
 #include "loom/core/name_manager.h"
 #include "loom/core/storage.h"
@@ -233,11 +233,7 @@ namespace {
 // The same on GPUs: layer 0 on gpu(0), layer 1 on gpu(1) (on cpu(1) with one GPU, so that the
 // copies cross between host and device), against one CPU.
 TEST(ModelParallelGpu, TwoLayerLSTMOnGpusTrainsLikeOnOneCpu) {
-#if LOOM_USE_CUDA
-  if (NumGpus() == 0) GTEST_SKIP() << "no GPU: the CUDA runtime found none on this machine";
-#else
-  GTEST_SKIP() << "no GPU: Loom was built without CUDA (LOOM_USE_CUDA=OFF or no nvcc)";
-#endif
+  if (const std::string reason = NoGpuReason(); !reason.empty()) GTEST_SKIP() << reason;
   const int64_t steps = 3, hidden = 6, batch = 4, input = 5;
   const Context second = NumGpus() > 1 ? Context::GPU(1) : kCpu1;
   const auto one = TrainTwoLayerLSTM(steps, hidden, batch, input, kCpu0, {}, nullptr);

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "loom/build_config.h"
+#include "loom/core/device_info.h"
 #include "loom/core/executor.h"
 #include "loom/core/graph.h"
 #include "loom/core/ndarray.h"
@@ -418,15 +419,6 @@ INSTANTIATE_TEST_SUITE_P(Ops, ConsistencyTest, ::testing::ValuesIn(CasePointers(
 // for float cases, float16 (looser tolerance). Random operators (cases with no_reference) draw
 // other numbers on the GPU, so there the GPU is checked against itself: float32 against float64
 // forward, gradients against finite differences through the GPU executor.
-
-// Why the GPU tests cannot run here, or "" when gpu(0) exists.
-std::string NoGpuReason() {
-#if LOOM_USE_CUDA
-  return NumGpus() > 0 ? "" : "no GPU: the CUDA runtime found none on this machine";
-#else
-  return "no GPU: Loom was built without CUDA (LOOM_USE_CUDA=OFF or no nvcc)";
-#endif
-}
 
 bool IsRandom(const Case& c) { return !c.no_reference.empty(); }
 

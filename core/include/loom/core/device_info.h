@@ -15,6 +15,10 @@ namespace loom {
 /// The CUDA runtime's version ("12.4"); "" when Loom was built without CUDA.
 std::string CudaRuntimeVersion();
 
+/// Why nothing can run on a GPU here ("no GPU: Loom was built without CUDA ..." or "no GPU: the
+/// CUDA runtime found none ..."), or "" when gpu(0) is usable: what GPU tests skip with.
+std::string NoGpuReason();
+
 /// One line per usable GPU, "gpu(i): <name>, <memory>, compute capability <x.y>"; empty without
 /// CUDA or GPUs.
 std::vector<std::string> GpuDescriptions();
