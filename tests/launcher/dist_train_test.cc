@@ -182,6 +182,17 @@ TEST_F(DistTrain, LeNetWithBatchNormTwoRanksEqualOneRankOfBatch2B) {
   CompareWithOneProcess(LeNetExperiment(2 * kBatch), report, 1e-5);
 }
 
+// Two devices per rank (trainer.context cpu(0),cpu(1), 8 rows each): the dist kvstore sums over
+// the devices and the ranks, so 2 ranks x 2 devices x 8 rows train as 1 process of 32.
+TEST_F(DistTrain, MlpTwoRanksOfTwoDevicesEqualOneProcessOfOneDevice) {
+  proto::Experiment e = MlpExperiment(kBatch);
+  e.mutable_trainer()->set_context("cpu(0),cpu(1)");
+  RunReport report;
+  ASSERT_EQ(Train(e, "dist_two_devices", &report), kExitOk) << err_.str();
+  EXPECT_EQ(report.num_update, kSteps);
+  CompareWithOneProcess(MlpExperiment(2 * kBatch), report, 1e-5);
+}
+
 // Rank 0 resumes from its checkpoint; rank 1 has no files and takes everything by broadcast.
 TEST_F(DistTrain, ResumeEqualsAnUninterruptedRun) {
   RunReport straight;

@@ -273,7 +273,7 @@ void Module::Bind(const std::vector<DataDesc>& data, const std::vector<DataDesc>
     }
   }
   device_kv_.reset();
-  if (for_training && num_devices > 1 && !param_names_.empty()) {
+  if (for_training && num_devices > 1 && !param_names_.empty() && !kv_) {
     device_kv_ = comm::KVStore::Create("device");
     std::vector<comm::Key> keys;
     for (size_t i = 0; i < param_names_.size(); ++i) keys.emplace_back(static_cast<int>(i));
@@ -393,14 +393,6 @@ std::pair<NamedArrays, NamedArrays> Module::GetParams() const {
 
 void Module::SetKVStore(std::shared_ptr<comm::KVStore> kv,
                         std::shared_ptr<ReplicaReducer> batch_norm_reducer) {
-  if (kv && contexts_.size() > 1) {
-    throw ConfigError(
-        "trainer.context: several devices in one process cannot be combined with "
-        "the kvstore '" +
-        kv->type() +
-        "' (several processes) yet; give each process one device (trainer.context "
-        "such as gpu(0): the ranks of a host take the GPUs by local rank)");
-  }
   LOOM_CHECK(devices_.empty() || for_training_,
              "Module::SetKVStore: the module was bound without for_training");
   LOOM_CHECK(devices_.empty() || batch_norm_reducer == nullptr,
@@ -425,6 +417,16 @@ void Module::SyncParams() {
     works.push_back(comm->Broadcast(first.exec.aux_dict().at(name), /*root=*/0));
   }
   for (comm::Work& w : works) w.Wait();
+  if (devices_.size() > 1) {  // every device of this process takes rank 0's values
+    std::vector<std::pair<NDArray, std::string>> received;
+    for (size_t i = 0; i < param_names_.size(); ++i) {
+      received.emplace_back(first.params[i], param_names_[i]);
+    }
+    for (const std::string& name : aux_names_) {
+      received.emplace_back(first.exec.aux_dict().at(name), name);
+    }
+    CopyIn(received);
+  }
   if (!kv_keys_ready_ && !first.grads.empty()) {
     std::vector<comm::Key> keys;
     for (size_t i = 0; i < first.grads.size(); ++i) keys.emplace_back(static_cast<int>(i));
@@ -556,32 +558,22 @@ void Module::Backward() {
   CheckBound("Backward");
   LOOM_CHECK(for_training_, "Module::Backward: the module was bound without for_training");
   for (const auto& device : devices_) device->exec.Backward();
+  // Sum each gradient over the devices of this process (device_kv_) or over every device of every
+  // process (kv_), every device getting the sum. Last parameters first: backward produces their
+  // gradients first, so their buckets fill and go out while the earlier layers are still being
+  // differentiated.
+  comm::KVStore* kv = kv_ ? kv_.get() : device_kv_.get();
+  if (kv == nullptr) return;
+  LOOM_CHECK(!kv_ || kv_keys_ready_, "Module::Backward: call SyncParams after SetKVStore");
   const size_t num_params = devices_.front()->grads.size();
-  if (device_kv_) {
-    // Sum each gradient over the devices, every device getting the sum; last parameters first, as
-    // backward produces them.
-    std::vector<comm::Key> keys;
-    std::vector<std::vector<NDArray>> grads;
-    for (size_t i = num_params; i-- > 0;) {
-      keys.emplace_back(static_cast<int>(i));
-      grads.emplace_back();
-      for (const auto& device : devices_) grads.back().push_back(device->grads[i]);
-    }
-    device_kv_->PushPull(keys, grads, grads, kGradientReductionPriority);
-    return;
-  }
-  if (!kv_) return;
-  LOOM_CHECK(kv_keys_ready_, "Module::Backward: call SyncParams after SetKVStore");
-  // Last parameters first: backward produces their gradients first, so their buckets fill and
-  // go out while the earlier layers are still being differentiated.
-  const std::vector<NDArray>& device_grads = devices_.front()->grads;
   std::vector<comm::Key> keys;
-  std::vector<NDArray> grads;
+  std::vector<std::vector<NDArray>> grads;
   for (size_t i = num_params; i-- > 0;) {
     keys.emplace_back(static_cast<int>(i));
-    grads.push_back(device_grads[i]);
+    grads.emplace_back();
+    for (const auto& device : devices_) grads.back().push_back(device->grads[i]);
   }
-  kv_->PushPull(keys, grads, grads, kGradientReductionPriority);
+  kv->PushPull(keys, grads, grads, kGradientReductionPriority);
 }
 
 void Module::Update() {

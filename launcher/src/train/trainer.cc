@@ -334,9 +334,11 @@ void Run::Setup() {
   module_ = std::make_unique<Module>(symbol, data_names, label_names, contexts, group2ctx);
   if (kv_) {
     std::shared_ptr<ReplicaReducer> batch_norm;
-    if (num_workers > 1 && exp_.distributed().sync_batch_norm()) {
-      batch_norm = comm::MakeReplicaReducer(kv_options_.comm);
-    }
+    // Cross-replica BatchNorm spans processes of one device each; with several devices per
+    // process it is on only when asked for (and then refused by the module, naming the key).
+    const bool sync_bn = exp_.distributed().sync_batch_norm() &&
+                         (contexts.size() == 1 || exp_.distributed().has_sync_batch_norm());
+    if (num_workers > 1 && sync_bn) batch_norm = comm::MakeReplicaReducer(kv_options_.comm);
     module_->SetKVStore(kv_, batch_norm);
   }
   module_->Bind(data_descs, train_->ProvideLabel(), /*for_training=*/true, tr.grad_req());

@@ -205,9 +205,9 @@ class Module {
   /// InitOptimizer (the default rescale_grad counts every rank's batch), then SyncParams once the
   /// parameters are initialised or loaded. batch_norm_reducer (comm::MakeReplicaReducer): BatchNorm
   /// computes its batch statistics over every rank's batch (ExecutorOptions::replica_reducer), so
-  /// that N ranks of batch B equal one process of batch N * B; it needs SetKVStore before Bind.
-  /// @throws ConfigError for a module over several devices (several devices per process are not
-  ///         combined with several processes yet).
+  /// that N ranks of batch B equal one process of batch N * B; it needs SetKVStore before Bind
+  /// and one device per process. With several devices, `kv` sums each gradient over the devices
+  /// of every process, and SyncParams gives every device rank 0's values.
   void SetKVStore(std::shared_ptr<comm::KVStore> kv,
                   std::shared_ptr<ReplicaReducer> batch_norm_reducer = nullptr);
   /// Every rank takes rank 0's parameters and auxiliary states (broadcasts; blocks until done).
